@@ -6,4 +6,6 @@ module dev.fp4.nn {
     requires transitive dev.fp4.core;
     requires org.slf4j;
 
+    exports dev.fp4.nn;
+
 }
