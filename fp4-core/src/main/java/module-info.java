@@ -7,5 +7,6 @@ module dev.fp4.core {
     requires transitive jdk.incubator.vector;
 
     exports dev.fp4.core.gemm;
+    exports dev.fp4.core.quant;
     exports dev.fp4.core.simd;
 }
