@@ -34,6 +34,7 @@ public final class LlamaModel {
     private final Workspace ws = new Workspace();
 
     private PrecisionRecipe recipe;
+    private PrecisionRecipe applied;
     private long step;
     private long totalSteps;
 
@@ -77,6 +78,10 @@ public final class LlamaModel {
         ls.add(lmHead);
         this.parameters = Collections.unmodifiableList(ps);
         this.linears = Collections.unmodifiableList(ls);
+        LinearScratch shared = new LinearScratch();
+        for (Linear l : linears) {
+            l.shareScratch(shared);
+        }
         this.xs = new float[config.layers() + 1][0];
         initialise(seed);
     }
@@ -122,12 +127,20 @@ public final class LlamaModel {
         return recipe;
     }
 
+    /** The recipe in force at the current step (the schedule's target once it has switched). */
+    public PrecisionRecipe effectiveRecipe() {
+        return totalSteps > 0 ? recipe.at(step, totalSteps) : recipe;
+    }
+
     /** Replaces the recipe (takes effect at the next forward). */
     public void setRecipe(PrecisionRecipe recipe) {
         this.recipe = Objects.requireNonNull(recipe, "recipe");
     }
 
-    /** Tells the model where training stands, for target-precision schedules. */
+    /**
+     * Tells the model where training stands, for target-precision schedules: from the next
+     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}.
+     */
     public void setStep(long step, long totalSteps) {
         if (step < 0 || totalSteps <= 0 || step > totalSteps) {
             throw new IllegalArgumentException("need 0 <= step <= totalSteps and totalSteps > 0, got step "
@@ -159,6 +172,13 @@ public final class LlamaModel {
     private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {
         check(tokens, "tokens", batch, seq);
         check(targets, "targets", batch, seq);
+        PrecisionRecipe effective = effectiveRecipe();
+        if (effective != applied) {
+            for (Linear l : linears) {
+                l.setPrecision(effective.precision(l.role(), l.layer(), config.layers()));
+            }
+            applied = effective;
+        }
         int n = batch * seq;
         this.batch = batch;
         this.seq = seq;
