@@ -1,0 +1,258 @@
+package dev.fp4.core.quant;
+
+import java.util.Objects;
+
+/**
+ * The hot loops of FP4 quantization as static methods over arrays with offsets: absolute maximum,
+ * scale-and-encode-and-pack, decode, fake quantization. Each public kernel has a scalar twin
+ * ({@code ...Scalar}) that defines its result; the vector kernel equals it bit for bit.
+ *
+ * <p>Packed codes are addressed by nibble index: index i is the low nibble of byte i/2 when i is
+ * even, the high nibble when odd. The encoding kernels use the same index as the element's
+ * counter for stochastic rounding, so a tensor's flat row-major index decides its variate.
+ *
+ * <p>Encoding of a scaled value y = fl(x·m): RNE, HALF_UP and stochastic as in
+ * {@link dev.fp4.core.format.E2M1}, except that these kernels never throw: NaN gets magnitude 0
+ * with the NaN's sign bit (RNE, stochastic) or +0 (HALF_UP). Callers handle non-finite input
+ * before (the quantizers reject it or mark the block NaN).
+ */
+public final class QuantKernels {
+
+    /** E2M1 magnitudes by 3-bit code. */
+    static final float[] MAGNITUDES = {0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f};
+
+    private QuantKernels() {
+    }
+
+    // ---------------------------------------------------------------- absolute maximum
+
+    /** max |x[off+i]| over n elements (0 for n = 0); NaN if any element is NaN, else +∞ if any is infinite. */
+    public static float absMax(float[] x, int off, int n) {
+        return absMaxScalar(x, off, n);
+    }
+
+    /** Scalar twin of {@link #absMax}. */
+    public static float absMaxScalar(float[] x, int off, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        float m = 0f;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, Math.abs(x[off + i]));
+        }
+        return m;
+    }
+
+    /** acc[accOff+i] = max(acc[accOff+i], |x[off+i]|) for i &lt; n (NaN propagates as in Math.max). */
+    public static void absMaxInto(float[] x, int off, float[] acc, int accOff, int n) {
+        absMaxIntoScalar(x, off, acc, accOff, n);
+    }
+
+    /** Scalar twin of {@link #absMaxInto}. */
+    public static void absMaxIntoScalar(float[] x, int off, float[] acc, int accOff, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        Objects.checkFromIndexSize(accOff, n, acc.length);
+        for (int i = 0; i < n; i++) {
+            acc[accOff + i] = Math.max(acc[accOff + i], Math.abs(x[off + i]));
+        }
+    }
+
+    /** Index (relative to off) of the first NaN or infinite element, or −1. */
+    public static int firstNonFinite(float[] x, int off, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        for (int i = 0; i < n; i++) {
+            if (!Float.isFinite(x[off + i])) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    // ---------------------------------------------------------------- encode
+
+    /**
+     * Encodes {@code n} elements: code of y = fl(x[xOff+i]·mul[mulOff+i]) by the rounding, written
+     * at nibble index {@code index+i} of {@code dst} (the other nibble of a shared byte is kept).
+     */
+    public static void encode(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
+            byte[] dst, int index) {
+        encodeScalar(x, xOff, mul, mulOff, n, rounding, dst, index);
+    }
+
+    /** Scalar twin of {@link #encode}. */
+    public static void encodeScalar(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
+            byte[] dst, int index) {
+        checkEncode(x, xOff, mul, mulOff, n, dst, index);
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        Rounding.Mode mode = rounding.mode();
+        for (int i = 0; i < n; i++) {
+            float y = x[xOff + i] * mul[mulOff + i];
+            int c = switch (mode) {
+                case NEAREST_EVEN -> rne(y);
+                case HALF_UP -> halfUp(y);
+                case STOCHASTIC -> stochastic(y, uniform(hash(index + i, k0, k1)));
+            };
+            int j = index + i;
+            int shift = (j & 1) << 2;
+            dst[j >>> 1] = (byte) ((dst[j >>> 1] & ~(0xF << shift)) | c << shift);
+        }
+    }
+
+    private static void checkEncode(float[] x, int xOff, float[] mul, int mulOff, int n, byte[] dst, int index) {
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        Objects.checkFromIndexSize(mulOff, n, mul.length);
+        if (index < 0 || n < 0 || ((long) index + n + 1) / 2 > dst.length) {
+            throw new IndexOutOfBoundsException("nibbles [" + index + ", " + ((long) index + n)
+                    + ") out of bounds for " + dst.length + " bytes");
+        }
+    }
+
+    /** RNE code of y (ties to even, saturating, NaN → signed zero code). */
+    static int rne(float y) {
+        int sign = (Float.floatToRawIntBits(y) >>> 28) & 8;
+        float a = Math.abs(y);
+        return sign | ((a > 0.25f ? 1 : 0) + (a >= 0.75f ? 1 : 0) + (a > 1.25f ? 1 : 0) + (a >= 1.75f ? 1 : 0)
+                + (a > 2.5f ? 1 : 0) + (a >= 3.5f ? 1 : 0) + (a > 5f ? 1 : 0));
+    }
+
+    /** HALF_UP code of y (ties toward +∞, zero always +0, NaN → +0). */
+    static int halfUp(float y) {
+        int pos = (y >= 0.25f ? 1 : 0) + (y >= 0.75f ? 1 : 0) + (y >= 1.25f ? 1 : 0) + (y >= 1.75f ? 1 : 0)
+                + (y >= 2.5f ? 1 : 0) + (y >= 3.5f ? 1 : 0) + (y >= 5f ? 1 : 0);
+        int neg = (y < -0.25f ? 1 : 0) + (y < -0.75f ? 1 : 0) + (y < -1.25f ? 1 : 0) + (y < -1.75f ? 1 : 0)
+                + (y < -2.5f ? 1 : 0) + (y < -3.5f ? 1 : 0) + (y < -5f ? 1 : 0);
+        return neg != 0 ? 8 | neg : pos;
+    }
+
+    /** Stochastic code of y with variate u (see {@link dev.fp4.core.format.E2M1#encodeStochastic}). */
+    static int stochastic(float y, float u) {
+        int sign = (Float.floatToRawIntBits(y) >>> 28) & 8;
+        float a = Math.abs(y);
+        int m = 0;
+        float lo = 0f;
+        float inv = 2f;
+        if (a >= 0.5f) { m = 1; lo = 0.5f; }
+        if (a >= 1f) { m = 2; lo = 1f; }
+        if (a >= 1.5f) { m = 3; lo = 1.5f; }
+        if (a >= 2f) { m = 4; lo = 2f; inv = 1f; }
+        if (a >= 3f) { m = 5; lo = 3f; }
+        if (a >= 4f) { m = 6; lo = 4f; inv = 0.5f; }
+        if (a >= 6f) { m = 7; lo = 6f; inv = 0f; }
+        if (u < (a - lo) * inv) {
+            m++;
+        }
+        return sign | m;
+    }
+
+    /**
+     * Counter-based hash of an element index under a 64-bit key (two rounds of the "lowbias32"
+     * integer finaliser). Pure int arithmetic, the same in scalar and vector lanes.
+     */
+    static int hash(int index, int k0, int k1) {
+        int h = index * 0x9E3779B9 ^ k0;
+        h ^= h >>> 16;
+        h *= 0x7FEB352D;
+        h ^= h >>> 15;
+        h *= 0x846CA68B;
+        h ^= h >>> 16;
+        h ^= k1;
+        h ^= h >>> 16;
+        h *= 0x7FEB352D;
+        h ^= h >>> 15;
+        h *= 0x846CA68B;
+        h ^= h >>> 16;
+        return h;
+    }
+
+    /** The top 24 bits of a hash as a float in [0, 1). */
+    static float uniform(int h) {
+        return (h >>> 8) * 0x1p-24f;
+    }
+
+    // ---------------------------------------------------------------- decode
+
+    /** dst[dstOff+i] = E2M1 value of the code at nibble index {@code index+i}, for i &lt; n. */
+    public static void decode(byte[] src, int index, int n, float[] dst, int dstOff) {
+        decodeScalar(src, index, n, dst, dstOff);
+    }
+
+    /** Scalar twin of {@link #decode}. */
+    public static void decodeScalar(byte[] src, int index, int n, float[] dst, int dstOff) {
+        checkDecode(src, index, n, dst, dstOff);
+        for (int i = 0; i < n; i++) {
+            int j = index + i;
+            int c = (src[j >>> 1] >>> ((j & 1) << 2)) & 0xF;
+            float v = MAGNITUDES[c & 7];
+            dst[dstOff + i] = (c & 8) != 0 ? -v : v;
+        }
+    }
+
+    private static void checkDecode(byte[] src, int index, int n, float[] dst, int dstOff) {
+        Objects.checkFromIndexSize(dstOff, n, dst.length);
+        if (index < 0 || n < 0 || ((long) index + n + 1) / 2 > src.length) {
+            throw new IndexOutOfBoundsException("nibbles [" + index + ", " + ((long) index + n)
+                    + ") out of bounds for " + src.length + " bytes");
+        }
+    }
+
+    // ---------------------------------------------------------------- scaling
+
+    /** x[off+i] *= s for i &lt; n. */
+    public static void scale(float[] x, int off, int n, float s) {
+        scaleScalar(x, off, n, s);
+    }
+
+    /** Scalar twin of {@link #scale}. */
+    public static void scaleScalar(float[] x, int off, int n, float s) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        for (int i = 0; i < n; i++) {
+            x[off + i] *= s;
+        }
+    }
+
+    /** x[off+i] *= s[sOff+i] for i &lt; n. */
+    public static void multiply(float[] x, int off, float[] s, int sOff, int n) {
+        multiplyScalar(x, off, s, sOff, n);
+    }
+
+    /** Scalar twin of {@link #multiply}. */
+    public static void multiplyScalar(float[] x, int off, float[] s, int sOff, int n) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        Objects.checkFromIndexSize(sOff, n, s.length);
+        for (int i = 0; i < n; i++) {
+            x[off + i] *= s[sOff + i];
+        }
+    }
+
+    // ---------------------------------------------------------------- fake quantization
+
+    /**
+     * In place: x[off+i] = (E2M1(fl(x·mul[mulOff+i])) · scl[sclOff+i]) · tensorScale, the code
+     * rounded as in {@link #encode} with element counter {@code index+i}.
+     */
+    public static void fakeQuantize(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff, int n,
+            float tensorScale, Rounding rounding, int index) {
+        fakeQuantizeScalar(x, off, mul, mulOff, scl, sclOff, n, tensorScale, rounding, index);
+    }
+
+    /** Scalar twin of {@link #fakeQuantize}. */
+    public static void fakeQuantizeScalar(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
+            int n, float tensorScale, Rounding rounding, int index) {
+        Objects.checkFromIndexSize(off, n, x.length);
+        Objects.checkFromIndexSize(mulOff, n, mul.length);
+        Objects.checkFromIndexSize(sclOff, n, scl.length);
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        Rounding.Mode mode = rounding.mode();
+        for (int i = 0; i < n; i++) {
+            float y = x[off + i] * mul[mulOff + i];
+            int c = switch (mode) {
+                case NEAREST_EVEN -> rne(y);
+                case HALF_UP -> halfUp(y);
+                case STOCHASTIC -> stochastic(y, uniform(hash(index + i, k0, k1)));
+            };
+            float v = MAGNITUDES[c & 7];
+            v = (c & 8) != 0 ? -v : v;
+            x[off + i] = v * scl[sclOff + i] * tensorScale;
+        }
+    }
+}
