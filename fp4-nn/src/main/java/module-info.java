@@ -8,6 +8,7 @@ module dev.fp4.nn {
 
     exports dev.fp4.nn;
     exports dev.fp4.nn.optim;
+    exports dev.fp4.nn.data;
     exports dev.fp4.nn.checkpoint;
 
 }
