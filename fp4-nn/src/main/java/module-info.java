@@ -7,6 +7,7 @@ module dev.fp4.nn {
     requires org.slf4j;
 
     exports dev.fp4.nn;
+    exports dev.fp4.nn.recipe;
     exports dev.fp4.nn.optim;
     exports dev.fp4.nn.data;
     exports dev.fp4.nn.checkpoint;
