@@ -1,32 +1,30 @@
 package dev.fp4.nn.optim;
 
+import dev.fp4.core.format.BF16;
+import dev.fp4.core.format.E4M3;
+
 /**
- * The number-format conversions the optimizer's moment storage needs, in one place so that they
- * can be switched to fp4-core's {@code dev.fp4.core.format} classes without touching the
- * optimizer. All conversions round to nearest, ties to even, straight from FP32.
+ * The number-format conversions the optimizer's moment storage needs, in one place: fp4-core's
+ * {@link E4M3} and {@link BF16}, and the JDK's FP16 conversion. All round to nearest, ties to even,
+ * straight from FP32.
  */
 final class LowPrecision {
     private LowPrecision() {
     }
 
     /** Largest finite E4M3 (OCP "fn" variant) value: S.1111.110 = 448. */
-    static final float E4M3_MAX = 448f;
+    static final float E4M3_MAX = E4M3.MAX;
     /** Largest finite FP16 value. */
     static final float FP16_MAX = 65504f;
 
-    /** FP32 → BF16 bits, RNE; NaN stays a (quiet) NaN, overflow rounds to infinity as IEEE does. */
+    /** FP32 → BF16 bits, RNE; NaN stays a (quiet) NaN. */
     static short toBf16(float x) {
-        int bits = Float.floatToRawIntBits(x);
-        if ((bits & 0x7fffffff) > 0x7f800000) {
-            return (short) ((bits >>> 16) | 0x0040);
-        }
-        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
-        return (short) (rounded >>> 16);
+        return (short) BF16.encode(x);
     }
 
     /** BF16 bits → FP32 (exact). */
     static float fromBf16(short b) {
-        return Float.intBitsToFloat((b & 0xffff) << 16);
+        return BF16.decode(b & 0xffff);
     }
 
     /** FP32 → FP16 bits, RNE (the JDK's conversion). */
@@ -39,44 +37,14 @@ final class LowPrecision {
         return Float.float16ToFloat(h);
     }
 
-    /**
-     * FP32 → E4M3 code (bias 7, subnormals m·2^-9, max 448, no infinities), RNE, saturating to
-     * ±448. The input must be finite (callers scale finite moments).
-     */
+    /** FP32 → E4M3 code, RNE, saturating to ±448. The input must be finite (callers scale finite moments). */
     static byte toE4m3(float x) {
-        int sign = Float.floatToRawIntBits(x) >>> 31 << 7;
-        float a = Math.min(Math.abs(x), E4M3_MAX);
-        int code;
-        if (a < 0x1p-6f) {
-            // subnormal grid 2^-9; rint is RNE and a*2^9 is exact (power-of-two scaling).
-            code = (int) Math.rint(a * 0x1p9f);
-        } else {
-            int e = Math.getExponent(a);
-            float frac = a * Math.scalb(1f, -e) - 1f;          // exact: in [0, 1)
-            int m = (int) Math.rint(frac * 8f);                  // frac*8 exact; RNE
-            if (m == 8) {
-                m = 0;
-                e++;
-            }
-            code = ((e + 7) << 3) | m;                           // e <= 8 since a <= 448
-        }
-        return (byte) (sign | code);
+        return (byte) E4M3.encode(x);
     }
 
     /** E4M3 code → FP32 (exact); 0x7F/0xFF are NaN. */
     static float fromE4m3(byte c) {
-        int b = c & 0xff;
-        int exp = (b >>> 3) & 0xf;
-        int man = b & 7;
-        float v;
-        if (exp == 15 && man == 7) {
-            v = Float.NaN;
-        } else if (exp == 0) {
-            v = man * 0x1p-9f;
-        } else {
-            v = Math.scalb(1f + man / 8f, exp - 7);
-        }
-        return (b & 0x80) != 0 ? -v : v;
+        return E4M3.decode(c & 0xff);
     }
 
     /**
