@@ -85,7 +85,7 @@ final class Runs {
         } catch (IllegalArgumentException e) {
             throw new Cli.UsageException(e.getMessage(), e);
         }
-        return new Data(d, h, d.toString());
+        return new Data(d, h, d.name());
     }
 
     static int seq(RunOptions o, ModelFactory models) {

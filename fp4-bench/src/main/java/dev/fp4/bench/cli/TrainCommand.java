@@ -109,8 +109,8 @@ final class TrainCommand implements Callable<Integer> {
             bar.finish();
         }
         var last = r.lastEvaluated();
-        root.out.printf(Locale.ROOT, "%s: %s; final train loss %.4f, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
-                r.records().isEmpty() ? Double.NaN : r.records().get(r.records().size() - 1).trainLoss(),
+        root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
+                r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
                 last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
         if (Double.isFinite(data.entropyRate()) && last != null) {
             root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
