@@ -6,10 +6,10 @@ import picocli.CommandLine.Option;
 /** Options shared by {@code fp4 train} and {@code fp4 compare}. */
 public final class RunOptions {
     @Option(names = "--data", paramLabel = "FILE",
-            description = "UTF-8 text file to train on (byte-level tokens; last 10% held out). Default: the built-in Markov corpus.")
+            description = "UTF-8 text file to train on (byte-level tokens; last 10%% held out). Default: the built-in Markov corpus.")
     Path data;
 
-    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset (${COMPLETION-CANDIDATES}). Default: tiny.")
+    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
     String preset = "tiny";
 
     @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps. Default: ${DEFAULT-VALUE}.")
