@@ -211,7 +211,16 @@ public final class FlashAttention {
                         m[r] = mNew;
                     }
                     l[r] += sum;
-                    accumulate(s, so, 1, cnt, v, kvBase + j0 * ldk, ldk, hd, acc, r * hd, vector);
+                }
+                // acc += P·v, four rows at a time (on the diagonal row r has r + 1 terms).
+                int vOff = kvBase + j0 * ldk;
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    accumulate4(s, r * BLOCK, BLOCK, 1, 0, 0, diag ? r + 1 : cols, diag ? 1 : 0,
+                            v, vOff, ldk, hd, acc, r * hd, hd, vector);
+                }
+                for (; r < rows; r++) {
+                    accumulate(s, r * BLOCK, 1, diag ? r + 1 : cols, v, vOff, ldk, hd, acc, r * hd, vector);
                 }
             }
             for (int r = 0; r < rows; r++) {
@@ -262,12 +271,31 @@ public final class FlashAttention {
                     scores(q, qRows, ldq, rows, sc.kt, j0, seq, cols, hd, limit, s, BLOCK, vector);
                     scores(dout, qRows, ldq, rows, sc.vt, j0, seq, cols, hd, limit, dp, BLOCK, vector);
                     for (int r = 0; r < rows; r++) {
-                        int cnt = diag ? r + 1 : cols;
                         int i = i0 + r;
-                        probsAndGrad(s, dp, r * BLOCK, cnt, scale, lse[lseBase + i], d[i], vector);
-                        accumulate(dp, r * BLOCK, 1, cnt, k, kvBase + j0 * ldk, ldk, hd, dq, qBase + i * ldq, vector);
+                        probsAndGrad(s, dp, r * BLOCK, diag ? r + 1 : cols, scale, lse[lseBase + i], d[i], vector);
                     }
-                    for (int c = 0; c < cols; c++) {
+                    // dq += dS·k, four query rows at a time.
+                    int kOff = kvBase + j0 * ldk;
+                    int r = 0;
+                    for (; r + 4 <= rows; r += 4) {
+                        accumulate4(dp, r * BLOCK, BLOCK, 1, 0, 0, diag ? r + 1 : cols, diag ? 1 : 0,
+                                k, kOff, ldk, hd, dq, qBase + (i0 + r) * ldq, ldq, vector);
+                    }
+                    for (; r < rows; r++) {
+                        accumulate(dp, r * BLOCK, 1, diag ? r + 1 : cols, k, kOff, ldk, hd, dq, qBase + (i0 + r) * ldq,
+                                vector);
+                    }
+                    // dv += Pᵀ·dO and dk += dSᵀ·q, four keys at a time (on the diagonal key c
+                    // collects the rows from c on).
+                    int c = 0;
+                    for (; c + 4 <= cols; c += 4) {
+                        int j = kvBase + (j0 + c) * ldk;
+                        int lo = diag ? c : 0;
+                        int dLo = diag ? 1 : 0;
+                        accumulate4(s, c, 1, BLOCK, lo, dLo, rows, 0, dout, qRows, ldq, hd, dv, j, ldk, vector);
+                        accumulate4(dp, c, 1, BLOCK, lo, dLo, rows, 0, q, qRows, ldq, hd, dk, j, ldk, vector);
+                    }
+                    for (; c < cols; c++) {
                         int start = diag ? c : 0;
                         int j = kvBase + (j0 + c) * ldk;
                         int src = qRows + start * ldq;
@@ -307,6 +335,41 @@ public final class FlashAttention {
             int a3 = a2 + lda;
             int s0 = r * lds;
             int c = 0;
+            for (; c + 2 * L <= n; c += 2 * L) {
+                FloatVector acc0 = FloatVector.zero(S);
+                FloatVector acc1 = FloatVector.zero(S);
+                FloatVector acc2 = FloatVector.zero(S);
+                FloatVector acc3 = FloatVector.zero(S);
+                FloatVector acc4 = FloatVector.zero(S);
+                FloatVector acc5 = FloatVector.zero(S);
+                FloatVector acc6 = FloatVector.zero(S);
+                FloatVector acc7 = FloatVector.zero(S);
+                int bp = btOff + c;
+                for (int p = 0; p < d; p++, bp += ldb) {
+                    FloatVector b0 = FloatVector.fromArray(S, bt, bp);
+                    FloatVector b1 = FloatVector.fromArray(S, bt, bp + L);
+                    FloatVector x0 = FloatVector.broadcast(S, a[a0 + p]);
+                    FloatVector x1 = FloatVector.broadcast(S, a[a1 + p]);
+                    FloatVector x2 = FloatVector.broadcast(S, a[a2 + p]);
+                    FloatVector x3 = FloatVector.broadcast(S, a[a3 + p]);
+                    acc0 = x0.fma(b0, acc0);
+                    acc1 = x1.fma(b0, acc1);
+                    acc2 = x2.fma(b0, acc2);
+                    acc3 = x3.fma(b0, acc3);
+                    acc4 = x0.fma(b1, acc4);
+                    acc5 = x1.fma(b1, acc5);
+                    acc6 = x2.fma(b1, acc6);
+                    acc7 = x3.fma(b1, acc7);
+                }
+                acc0.intoArray(s, s0 + c);
+                acc1.intoArray(s, s0 + lds + c);
+                acc2.intoArray(s, s0 + 2 * lds + c);
+                acc3.intoArray(s, s0 + 3 * lds + c);
+                acc4.intoArray(s, s0 + c + L);
+                acc5.intoArray(s, s0 + lds + c + L);
+                acc6.intoArray(s, s0 + 2 * lds + c + L);
+                acc7.intoArray(s, s0 + 3 * lds + c + L);
+            }
             for (int bound = S.loopBound(n); c < bound; c += L) {
                 FloatVector acc0 = FloatVector.zero(S);
                 FloatVector acc1 = FloatVector.zero(S);
@@ -426,6 +489,130 @@ public final class FlashAttention {
             acc = Math.fma(p[pOff + i * pStride], v[vOff + i * ldv], acc);
         }
         return acc;
+    }
+
+    /**
+     * Four outputs at once: for k = 0..3, o[oOff + k·ldo + x] += Σ_{i in [lo + k·dLo, hi + k·dHi)}
+     * p[pOff + k·pK + i·pI] · v[vOff + i·ldv + x], x < d, each sum over increasing i with one fused
+     * multiply-add per term (the same chain as {@link #accumulate} on each output; the range where
+     * all four are active runs with shared loads of v).
+     */
+    static void accumulate4(float[] p, int pOff, int pK, int pI, int lo, int dLo, int hi, int dHi,
+                            float[] v, int vOff, int ldv, int d, float[] o, int oOff, int ldo, boolean vector) {
+        if (vector) {
+            accumulate4Vector(p, pOff, pK, pI, lo, dLo, hi, dHi, v, vOff, ldv, d, o, oOff, ldo);
+        } else {
+            for (int k = 0; k < 4; k++) {
+                int from = lo + k * dLo;
+                int to = hi + k * dHi;
+                if (to > from) {
+                    accumulateScalar(p, pOff + k * pK + from * pI, pI, to - from, v, vOff + from * ldv, ldv, d,
+                            o, oOff + k * ldo);
+                }
+            }
+        }
+    }
+
+    static void accumulate4Vector(float[] p, int pOff, int pK, int pI, int lo, int dLo, int hi, int dHi,
+                                  float[] v, int vOff, int ldv, int d, float[] o, int oOff, int ldo) {
+        int jointLo = lo + 3 * dLo;      // dLo, dHi are 0 or 1
+        int jointHi = hi;
+        if (jointHi <= jointLo) {
+            for (int k = 0; k < 4; k++) {
+                int from = lo + k * dLo;
+                int to = hi + k * dHi;
+                if (to > from) {
+                    accumulateVector(p, pOff + k * pK + from * pI, pI, to - from, v, vOff + from * ldv, ldv, d,
+                            o, oOff + k * ldo);
+                }
+            }
+            return;
+        }
+        // Leading terms of the outputs that start before the joint range.
+        for (int k = 0; k < 4; k++) {
+            int from = lo + k * dLo;
+            if (jointLo > from) {
+                accumulateVector(p, pOff + k * pK + from * pI, pI, jointLo - from, v, vOff + from * ldv, ldv, d,
+                        o, oOff + k * ldo);
+            }
+        }
+        int o0 = oOff;
+        int o1 = oOff + ldo;
+        int o2 = o1 + ldo;
+        int o3 = o2 + ldo;
+        int p0 = pOff + jointLo * pI;
+        int n = jointHi - jointLo;
+        int x = 0;
+        for (; x + 2 * L <= d; x += 2 * L) {
+            FloatVector a0 = FloatVector.fromArray(S, o, o0 + x);
+            FloatVector a1 = FloatVector.fromArray(S, o, o1 + x);
+            FloatVector a2 = FloatVector.fromArray(S, o, o2 + x);
+            FloatVector a3 = FloatVector.fromArray(S, o, o3 + x);
+            FloatVector a4 = FloatVector.fromArray(S, o, o0 + x + L);
+            FloatVector a5 = FloatVector.fromArray(S, o, o1 + x + L);
+            FloatVector a6 = FloatVector.fromArray(S, o, o2 + x + L);
+            FloatVector a7 = FloatVector.fromArray(S, o, o3 + x + L);
+            int vi = vOff + jointLo * ldv + x;
+            int pi = p0;
+            for (int i = 0; i < n; i++, vi += ldv, pi += pI) {
+                FloatVector v0 = FloatVector.fromArray(S, v, vi);
+                FloatVector v1 = FloatVector.fromArray(S, v, vi + L);
+                FloatVector w0 = FloatVector.broadcast(S, p[pi]);
+                FloatVector w1 = FloatVector.broadcast(S, p[pi + pK]);
+                FloatVector w2 = FloatVector.broadcast(S, p[pi + 2 * pK]);
+                FloatVector w3 = FloatVector.broadcast(S, p[pi + 3 * pK]);
+                a0 = w0.fma(v0, a0);
+                a1 = w1.fma(v0, a1);
+                a2 = w2.fma(v0, a2);
+                a3 = w3.fma(v0, a3);
+                a4 = w0.fma(v1, a4);
+                a5 = w1.fma(v1, a5);
+                a6 = w2.fma(v1, a6);
+                a7 = w3.fma(v1, a7);
+            }
+            a0.intoArray(o, o0 + x);
+            a1.intoArray(o, o1 + x);
+            a2.intoArray(o, o2 + x);
+            a3.intoArray(o, o3 + x);
+            a4.intoArray(o, o0 + x + L);
+            a5.intoArray(o, o1 + x + L);
+            a6.intoArray(o, o2 + x + L);
+            a7.intoArray(o, o3 + x + L);
+        }
+        for (; x + L <= d; x += L) {
+            FloatVector a0 = FloatVector.fromArray(S, o, o0 + x);
+            FloatVector a1 = FloatVector.fromArray(S, o, o1 + x);
+            FloatVector a2 = FloatVector.fromArray(S, o, o2 + x);
+            FloatVector a3 = FloatVector.fromArray(S, o, o3 + x);
+            int vi = vOff + jointLo * ldv + x;
+            int pi = p0;
+            for (int i = 0; i < n; i++, vi += ldv, pi += pI) {
+                FloatVector v0 = FloatVector.fromArray(S, v, vi);
+                a0 = FloatVector.broadcast(S, p[pi]).fma(v0, a0);
+                a1 = FloatVector.broadcast(S, p[pi + pK]).fma(v0, a1);
+                a2 = FloatVector.broadcast(S, p[pi + 2 * pK]).fma(v0, a2);
+                a3 = FloatVector.broadcast(S, p[pi + 3 * pK]).fma(v0, a3);
+            }
+            a0.intoArray(o, o0 + x);
+            a1.intoArray(o, o1 + x);
+            a2.intoArray(o, o2 + x);
+            a3.intoArray(o, o3 + x);
+        }
+        for (; x < d; x++) {
+            int vx = vOff + jointLo * ldv + x;
+            o[o0 + x] = accumulateOne(p, p0, pI, n, v, vx, ldv, o[o0 + x]);
+            o[o1 + x] = accumulateOne(p, p0 + pK, pI, n, v, vx, ldv, o[o1 + x]);
+            o[o2 + x] = accumulateOne(p, p0 + 2 * pK, pI, n, v, vx, ldv, o[o2 + x]);
+            o[o3 + x] = accumulateOne(p, p0 + 3 * pK, pI, n, v, vx, ldv, o[o3 + x]);
+        }
+        // Trailing terms of the outputs that end after the joint range.
+        for (int k = 0; k < 4; k++) {
+            int to = hi + k * dHi;
+            if (to > jointHi) {
+                accumulateVector(p, pOff + k * pK + jointHi * pI, pI, to - jointHi, v, vOff + jointHi * ldv, ldv, d,
+                        o, oOff + k * ldo);
+            }
+        }
     }
 
     /** s[off + i] = e^(fma(s[off + i], scale, −shift)) for i < n, with {@link VectorOps#exp}'s bits. */

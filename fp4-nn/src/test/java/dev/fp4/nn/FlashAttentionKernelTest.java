@@ -56,6 +56,36 @@ class FlashAttentionKernelTest {
     }
 
     @ParameterizedTest
+    @CsvSource({"0, 0, 0, 5, 0, 32, 64, 1", "0, 0, 0, 1, 1, 32, 64, 1", "0, 3, 1, 40, 0, 20, 1, 64",
+        "0, 0, 1, 3, 0, 16, 1, 8", "0, 2, 1, 2, 0, 33, 1, 8", "0, 0, 0, 0, 1, 7, 9, 1", "0, 10, 1, 30, 1, 48, 50, 1"})
+    void accumulate4(int unused, int lo, int dLo, int hi, int dHi, int d, int pK, int pI) {
+        SplittableRandom r = new SplittableRandom(lo * 1000L + hi * 10L + d);
+        int maxI = hi + 3 * dHi + 1;
+        for (String kind : new String[] {"random", "wide", "special"}) {
+            float[] p = KernelTwinTest.data(3 * pK + maxI * pI + 2, kind, r.nextLong());
+            float[] v = KernelTwinTest.data(maxI * (d + 1) + 2, kind, r.nextLong());
+            float[] o1 = KernelTwinTest.data(4 * (d + 2) + 1, kind, r.nextLong());
+            float[] o2 = o1.clone();
+            float[] o3 = o1.clone();
+            FlashAttention.accumulate4(p, 1, pK, pI, lo, dLo, hi, dHi, v, 1, d + 1, d, o1, 1, d + 2, false);
+            FlashAttention.accumulate4Vector(p, 1, pK, pI, lo, dLo, hi, dHi, v, 1, d + 1, d, o2, 1, d + 2);
+            for (int k = 0; k < 4; k++) {
+                int from = lo + k * dLo;
+                int to = hi + k * dHi;
+                for (int x = 0; x < d; x++) {
+                    float acc = o3[1 + k * (d + 2) + x];
+                    for (int i = from; i < to; i++) {
+                        acc = Math.fma(p[1 + k * pK + i * pI], v[1 + i * (d + 1) + x], acc);
+                    }
+                    o3[1 + k * (d + 2) + x] = acc;
+                }
+            }
+            assertBits(o3, o1, 0, o1.length, "accumulate4 scalar vs definition " + kind);
+            assertBits(o1, o2, 0, o1.length, "accumulate4 " + kind);
+        }
+    }
+
+    @ParameterizedTest
     @CsvSource({"1", "15", "16", "17", "64", "100"})
     void exponentials(int n) {
         for (String kind : new String[] {"random", "wide", "special"}) {
