@@ -35,8 +35,11 @@ public final class LlamaModel {
 
     private PrecisionRecipe recipe;
     private PrecisionRecipe applied;
+    private final long seed;
     private long step;
     private long totalSteps;
+    private long microStep = -1;
+    private long micro;
 
     // Residual stream: xs[l] is the input of block l, xs[layers] the last block's output.
     private final float[][] xs;
@@ -83,6 +86,7 @@ public final class LlamaModel {
             l.shareScratch(shared);
         }
         this.xs = new float[config.layers() + 1][0];
+        this.seed = seed;
         initialise(seed);
     }
 
@@ -139,7 +143,9 @@ public final class LlamaModel {
 
     /**
      * Tells the model where training stands, for target-precision schedules: from the next
-     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}.
+     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}. The step also
+     * selects the stochastic-rounding variates (with the model seed and the index of the forward
+     * within the step), so a run resumed at a step rounds as the uninterrupted run did.
      */
     public void setStep(long step, long totalSteps) {
         if (step < 0 || totalSteps <= 0 || step > totalSteps) {
@@ -178,6 +184,14 @@ public final class LlamaModel {
                 l.setPrecision(effective.precision(l.role(), l.layer(), config.layers()));
             }
             applied = effective;
+        }
+        if (training) {
+            // Stochastic rounding draws from (seed, step, index of this forward within the step).
+            micro = step == microStep ? micro + 1 : 0;
+            microStep = step;
+        }
+        for (Linear l : linears) {
+            l.setRandomState(seed, step, micro);
         }
         int n = batch * seq;
         this.batch = batch;
