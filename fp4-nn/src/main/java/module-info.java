@@ -8,5 +8,9 @@ module dev.fp4.nn {
 
     exports dev.fp4.nn;
     exports dev.fp4.nn.recipe;
+    exports dev.fp4.nn.optim;
+    exports dev.fp4.nn.data;
+    exports dev.fp4.nn.checkpoint;
+    exports dev.fp4.nn.train;
 
 }

@@ -8,8 +8,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Kernels of {@link OutlierClamp}: sortable keys for selection, a pivot count for selection, and
- * the clamp with residual extraction. Each vector kernel has a scalar twin ({@code ...Scalar}); the
+ * Kernels of {@link OutlierClamp}: sortable keys for selection, a pivot count and a compaction
+ * pass for selection, and the clamp with residual extraction. Each vector kernel has a scalar twin ({@code ...Scalar}); the
  * dispatching method picks one by {@link Simd#ENABLED}. Tests hold the pairs equal bit for bit.
  *
  * <p>Sortable keys: a finite float's bits mapped to an int whose signed order is the total order of
@@ -123,6 +123,89 @@ final class ClampKernels {
         int equal = equalAcc.reduceLanes(VectorOperators.ADD);
         long tail = countLessEqualScalar(a, i, to, pivot);
         return ((long) (less + (int) (tail >>> 32)) << 32) | (equal + (int) tail);
+    }
+
+    // ---- compaction (the partition pass of selection) ----------------------------------------------
+
+    /**
+     * Moves the keys &lt; p of a[from, to) to its front, in their order; returns the end of them.
+     * In place: a key is only written to a position already read.
+     */
+    static int keepLess(int[] a, int from, int to, int p) {
+        return Simd.ENABLED ? keepVector(a, from, to, p, true) : keepScalar(a, from, to, p, true);
+    }
+
+    /** As {@link #keepLess} for the keys &gt; p. */
+    static int keepGreater(int[] a, int from, int to, int p) {
+        return Simd.ENABLED ? keepVector(a, from, to, p, false) : keepScalar(a, from, to, p, false);
+    }
+
+    static int keepScalar(int[] a, int from, int to, int p, boolean less) {
+        int w = from;
+        if (less) {
+            for (int i = from; i < to; i++) {
+                int v = a[i];
+                a[w] = v; // w <= i
+                w += v < p ? 1 : 0;
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                int v = a[i];
+                a[w] = v;
+                w += v > p ? 1 : 0;
+            }
+        }
+        return w;
+    }
+
+    /**
+     * Vector compaction: compare a vector with the pivot, then copy only the selected lanes (work per
+     * vector plus per kept key; the clamp's quantiles keep a few % after a sampled pivot).
+     */
+    static int keepVector(int[] a, int from, int to, int p, boolean less) {
+        // One loop per comparison: the Vector API intrinsifies only constant operators.
+        return less ? keepLessVector(a, from, to, p) : keepGreaterVector(a, from, to, p);
+    }
+
+    private static int keepLessVector(int[] a, int from, int to, int p) {
+        int step = I.length();
+        int bound = from + I.loopBound(to - from);
+        int w = from;
+        int i = from;
+        for (; i < bound; i += step) {
+            long bits = IntVector.fromArray(I, a, i).compare(VectorOperators.LT, p).toLong();
+            while (bits != 0) {
+                // w <= i + lane: writes land on positions already read; a[i + lane] is still original.
+                a[w++] = a[i + Long.numberOfTrailingZeros(bits)];
+                bits &= bits - 1;
+            }
+        }
+        for (; i < to; i++) {
+            int v = a[i];
+            a[w] = v;
+            w += v < p ? 1 : 0;
+        }
+        return w;
+    }
+
+    private static int keepGreaterVector(int[] a, int from, int to, int p) {
+        int step = I.length();
+        int bound = from + I.loopBound(to - from);
+        int w = from;
+        int i = from;
+        for (; i < bound; i += step) {
+            long bits = IntVector.fromArray(I, a, i).compare(VectorOperators.GT, p).toLong();
+            while (bits != 0) {
+                a[w++] = a[i + Long.numberOfTrailingZeros(bits)];
+                bits &= bits - 1;
+            }
+        }
+        for (; i < to; i++) {
+            int v = a[i];
+            a[w] = v;
+            w += v > p ? 1 : 0;
+        }
+        return w;
     }
 
     // ---- clamp with residual ---------------------------------------------------------------------

@@ -218,8 +218,8 @@ public final class CsrMatrix {
      */
     public void multiplyNT(float[] w, int wOff, int n, float[] c, int cOff, boolean accumulate) {
         requireComplete();
-        checkOperand(w, wOff, n, cols, "W", "[" + n + ", " + cols + "]", "multiplyNT", "W[n, k]ᵀ");
-        checkOperand(c, cOff, rows, n, "C", "[" + rows + ", " + n + "]", "multiplyNT", "W[n, k]ᵀ");
+        checkOperand(w, wOff, n, cols, "W", "multiplyNT", "W[n, k]ᵀ");
+        checkOperand(c, cOff, rows, n, "C", "multiplyNT", "W[n, k]ᵀ");
         for (int r = 0; r < rows; r++) {
             int start = rowPtr[r];
             int end = rowPtr[r + 1];
@@ -248,8 +248,8 @@ public final class CsrMatrix {
      */
     public void multiplyNN(float[] b, int bOff, int n, float[] c, int cOff, boolean accumulate) {
         requireComplete();
-        checkOperand(b, bOff, cols, n, "B", "[" + cols + ", " + n + "]", "multiplyNN", "B[k, n]");
-        checkOperand(c, cOff, rows, n, "C", "[" + rows + ", " + n + "]", "multiplyNN", "B[k, n]");
+        checkOperand(b, bOff, cols, n, "B", "multiplyNN", "B[k, n]");
+        checkOperand(c, cOff, rows, n, "C", "multiplyNN", "B[k, n]");
         for (int r = 0; r < rows; r++) {
             int cr = cOff + r * n;
             if (!accumulate) {
@@ -271,8 +271,8 @@ public final class CsrMatrix {
      */
     public void multiplyTN(float[] b, int bOff, int n, float[] c, int cOff, boolean accumulate) {
         requireComplete();
-        checkOperand(b, bOff, rows, n, "B", "[" + rows + ", " + n + "]", "multiplyTN", "B[m, n]");
-        checkOperand(c, cOff, cols, n, "C", "[" + cols + ", " + n + "]", "multiplyTN", "B[m, n]");
+        checkOperand(b, bOff, rows, n, "B", "multiplyTN", "B[m, n]");
+        checkOperand(c, cOff, cols, n, "C", "multiplyTN", "B[m, n]");
         if (!accumulate) {
             Arrays.fill(c, cOff, cOff + cols * n, 0f);
         }
@@ -295,8 +295,8 @@ public final class CsrMatrix {
      */
     public void leftMultiplyTN(float[] a, int aOff, int n, float[] c, int cOff, boolean accumulate) {
         requireComplete();
-        checkOperand(a, aOff, rows, n, "A", "[" + rows + ", " + n + "]", "leftMultiplyTN", "A[m, n]ᵀ");
-        checkOperand(c, cOff, n, cols, "C", "[" + n + ", " + cols + "]", "leftMultiplyTN", "A[m, n]ᵀ");
+        checkOperand(a, aOff, rows, n, "A", "leftMultiplyTN", "A[m, n]ᵀ");
+        checkOperand(c, cOff, n, cols, "C", "leftMultiplyTN", "A[m, n]ᵀ");
         if (!accumulate) {
             Arrays.fill(c, cOff, cOff + n * cols, 0f);
         }
@@ -319,16 +319,16 @@ public final class CsrMatrix {
         }
     }
 
-    private void checkOperand(float[] x, int off, int r, int c, String name, String shape, String op,
-                              String other) {
+    /** Builds the message only on failure: the hot path allocates nothing. */
+    private void checkOperand(float[] x, int off, int r, int c, String name, String op, String other) {
         Objects.requireNonNull(x, name);
         if (r < 0 || c < 0) {
-            throw new IllegalArgumentException(op + ": " + name + " has negative shape " + shape);
+            throw new IllegalArgumentException(op + ": " + name + " has negative shape [" + r + ", " + c + "]");
         }
         long len = (long) r * c;
         if (off < 0 || off + len > x.length) {
             throw new IllegalArgumentException(op + " of sparse [" + rows + ", " + cols + "] with " + other
-                    + ": " + name + " " + shape + " at offset " + off + " needs " + len
+                    + ": " + name + " [" + r + ", " + c + "] at offset " + off + " needs " + len
                     + " elements but the array has " + x.length);
         }
     }

@@ -131,8 +131,12 @@ public interface GradientEstimator {
             throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");
         }
         long len = (long) rows * cols;
-        checkRange(grad, gOff, len, "grad [" + rows + ", " + cols + "]");
-        checkRange(weights, wOff, len, "weights [" + rows + ", " + cols + "]");
+        Objects.requireNonNull(grad, "grad");
+        Objects.requireNonNull(weights, "weights");
+        if (gOff < 0 || gOff + len > grad.length || wOff < 0 || wOff + len > weights.length) {
+            throw new IllegalArgumentException("[" + rows + ", " + cols + "] needs " + len + " elements: grad from "
+                    + gOff + " has " + grad.length + ", weights from " + wOff + " has " + weights.length);
+        }
         return (int) len;
     }
 

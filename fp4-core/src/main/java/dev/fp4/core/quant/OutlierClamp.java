@@ -18,8 +18,8 @@ import java.util.Objects;
  *
  * <p>The two order statistics are found by selection, never by sorting a group: a quickselect that
  * keeps only the side of a pivot holding the wanted rank (a vectorized count of keys below/equal to
- * the pivot, then a compaction), with a deterministic pivot (median of 3, or Tukey's ninther from 64
- * keys on) and, after 3 steps that keep more than 3/4 of the range, the median of medians of 5 as
+ * the pivot, then a vectorized compaction of the kept side), with deterministic pivots (first a key of a fixed-stride sample of
+ * 32 chosen just on the median's side of the wanted rank, then median of 3 or Tukey's ninther) and, after 3 steps that keep more than 3/4 of the range, the median of medians of 5 as
  * pivot, which bounds the work by O(n) whatever the input. The values equal those of
  * {@link java.util.Arrays#sort(float[])}: selection runs on integer keys in Arrays.sort's total order
  * (−0 before +0). Clamping compares numerically (IEEE), so a value equal to a bound (−0 against a
@@ -57,6 +57,12 @@ public final class OutlierClamp {
 
     /** Ranges of at most this many keys are finished by insertion sort. */
     private static final int SMALL = 16;
+
+    /** Ranges of at least this many keys get a sampled first pivot. */
+    private static final int SAMPLED_PIVOT_MIN = 256;
+    private static final int SAMPLE = 32;
+    /** Sample ranks between the pivot and the wanted rank (of 32): about 10% of the range. */
+    private static final int SAMPLE_MARGIN = 3;
 
     /** Steps keeping more than 3/4 of the range tolerated before switching to median-of-medians pivots. */
     static final int BAD_STEP_BUDGET = 3;
@@ -142,10 +148,10 @@ public final class OutlierClamp {
      */
     public void bounds(float[] x, int off, int rows, int cols, float[] lower, int lOff, float[] upper, int uOff) {
         checkShape(rows, cols);
-        checkArray(x, off, (long) rows * cols, "x [" + rows + ", " + cols + "]");
+        checkMatrix(x, off, rows, cols, "x");
         int g = groups(rows, cols);
-        checkArray(lower, lOff, g, "lower (" + g + " groups)");
-        checkArray(upper, uOff, g, "upper (" + g + " groups)");
+        checkMatrix(lower, lOff, 1, g, "lower (one per group)");
+        checkMatrix(upper, uOff, 1, g, "upper (one per group)");
         if (g > 0 && (long) rows * cols == 0) {
             throw new IllegalArgumentException("empty groups: [" + rows + ", " + cols + "] " + granularity);
         }
@@ -165,8 +171,8 @@ public final class OutlierClamp {
     public int clamp(float[] x, int xOff, int rows, int cols, float[] out, int oOff, CsrMatrix residual) {
         checkShape(rows, cols);
         long size = (long) rows * cols;
-        checkArray(x, xOff, size, "x [" + rows + ", " + cols + "]");
-        checkArray(out, oOff, size, "out [" + rows + ", " + cols + "]");
+        checkMatrix(x, xOff, rows, cols, "x");
+        checkMatrix(out, oOff, rows, cols, "out");
         if (out == x && oOff != xOff && Math.abs((long) oOff - xOff) < size) {
             throw new IllegalArgumentException("out overlaps x at a different offset (" + oOff + " vs " + xOff
                     + "); clamp in place with equal offsets or into a separate range");
@@ -283,23 +289,32 @@ public final class OutlierClamp {
             throw new IllegalArgumentException("rank " + rank + " outside [0, " + (to - from) + ")");
         }
         int bad = 0;
+        boolean first = true;
         while (true) {
             int m = to - from;
             if (m <= SMALL) {
                 insertionSort(a, from, to);
                 return a[from + rank];
             }
-            int pivot = bad > badBudget ? medianOfMedians(a, from, to, scratch, badBudget) : ninther(a, from, to);
+            int pivot;
+            if (bad > badBudget) {
+                pivot = medianOfMedians(a, from, to, scratch, badBudget);
+            } else if (first && m >= SAMPLED_PIVOT_MIN) {
+                pivot = sampledPivot(a, from, to, rank, scratch);
+            } else {
+                pivot = ninther(a, from, to);
+            }
+            first = false;
             long counts = ClampKernels.countLessEqual(a, from, to, pivot);
             int less = (int) (counts >>> 32);
             int equal = (int) counts;
             int kept;
             if (rank < less) {
-                kept = keepLess(a, from, to, pivot) - from;
+                kept = ClampKernels.keepLess(a, from, to, pivot) - from;
             } else if (rank < less + equal) {
                 return pivot;
             } else {
-                kept = keepGreater(a, from, to, pivot) - from;
+                kept = ClampKernels.keepGreater(a, from, to, pivot) - from;
                 rank -= less + equal;
             }
             to = from + kept;
@@ -309,26 +324,23 @@ public final class OutlierClamp {
         }
     }
 
-    /** Compacts the keys &lt; p to the front of a[from, to) (in order); returns the end. */
-    private static int keepLess(int[] a, int from, int to, int p) {
-        int w = from;
-        for (int i = from; i < to; i++) {
-            int v = a[i];
-            a[w] = v; // w <= i: only overwrites keys already read
-            w += v < p ? 1 : 0;
+    /**
+     * First pivot for a large range (after Floyd and Rivest): sort 32 keys sampled at a fixed stride
+     * and take the one a few sample ranks from the wanted rank, on the side of the median, so that the
+     * wanted rank most likely lies on the small side of the pivot. For the quantiles of a clamp (1% and
+     * 99%) the first step then keeps about 12% of the range instead of half. Only speed depends on
+     * the sample; a pivot on the wrong side still leaves a correct, smaller range.
+     */
+    private static int sampledPivot(int[] a, int from, int to, int rank, int scratch) {
+        int m = to - from;
+        int stride = m / SAMPLE;
+        for (int i = 0; i < SAMPLE; i++) {
+            a[scratch + i] = a[from + i * stride + stride / 2];
         }
-        return w;
-    }
-
-    /** Compacts the keys &gt; p to the front of a[from, to); returns the end. */
-    private static int keepGreater(int[] a, int from, int to, int p) {
-        int w = from;
-        for (int i = from; i < to; i++) {
-            int v = a[i];
-            a[w] = v;
-            w += v > p ? 1 : 0;
-        }
-        return w;
+        insertionSort(a, scratch, scratch + SAMPLE);
+        int r = (int) ((long) rank * SAMPLE / m);
+        int pick = 2L * rank >= m ? Math.max(r - SAMPLE_MARGIN, 0) : Math.min(r + SAMPLE_MARGIN, SAMPLE - 1);
+        return a[scratch + pick];
     }
 
     private static void insertionSort(int[] a, int from, int to) {
@@ -405,11 +417,13 @@ public final class OutlierClamp {
         }
     }
 
-    private static void checkArray(float[] a, int off, long len, String name) {
+    /** Builds the message only on failure: the hot path allocates nothing. */
+    private static void checkMatrix(float[] a, int off, int rows, int cols, String name) {
         Objects.requireNonNull(a, name);
+        long len = (long) rows * cols;
         if (off < 0 || off + len > a.length) {
-            throw new IllegalArgumentException(name + " at offset " + off + " needs " + len
-                    + " elements but the array has " + a.length);
+            throw new IllegalArgumentException(name + " [" + rows + ", " + cols + "] at offset " + off + " needs "
+                    + len + " elements but the array has " + a.length);
         }
     }
 

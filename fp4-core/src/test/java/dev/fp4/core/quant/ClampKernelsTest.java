@@ -89,6 +89,34 @@ class ClampKernelsTest {
     }
 
     @Test
+    void compactionVectorEqualsScalar() {
+        SplittableRandom r = new SplittableRandom(6);
+        for (int len = 0; len <= 100; len++) {
+            int[] a = new int[len + 5];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = r.nextInt(3) == 0 ? r.nextInt() : r.nextInt(-4, 5);
+            }
+            for (int p : new int[] {0, -2, 4, Integer.MIN_VALUE, Integer.MAX_VALUE}) {
+                for (boolean less : new boolean[] {true, false}) {
+                    int[] s = a.clone();
+                    int[] v = a.clone();
+                    int ws = ClampKernels.keepScalar(s, 2, 2 + len, p, less);
+                    int wv = less ? ClampKernels.keepLess(v, 2, 2 + len, p) : ClampKernels.keepGreater(v, 2, 2 + len, p);
+                    assertEquals(ws, wv, "len " + len);
+                    assertArrayEquals(Arrays.copyOfRange(s, 0, ws), Arrays.copyOfRange(v, 0, wv));
+                    int expected = 2;
+                    for (int i = 2; i < 2 + len; i++) {
+                        if (less ? a[i] < p : a[i] > p) {
+                            assertEquals(a[i], s[expected++], "stable order");
+                        }
+                    }
+                    assertEquals(expected, ws);
+                }
+            }
+        }
+    }
+
+    @Test
     void clampVectorEqualsScalarWithResiduals() {
         float[][] boundPairs = {{-1f, 1f}, {-0f, 0f}, {0f, 0f}, {-0f, -0f}, {0.5f, 0.5f}, {-3f, 2.5f},
             {-Float.MAX_VALUE, Float.MAX_VALUE}, {Float.MIN_VALUE, 1e-30f}};

@@ -138,6 +138,28 @@ class OutlierClampTest {
     }
 
     @Test
+    void selectionReturnsEveryRankOfLargeArrays() {
+        // Large enough for the sampled first pivot; every rank, so the pivot falls on both sides.
+        long seed = 60;
+        for (String kind : new String[] {"gaussian", "duplicates", "organPipe", "heavyTailed"}) {
+            int n = 700;
+            float[] x = ClampData.make(kind, n, seed++);
+            int[] keys = new int[n];
+            for (int i = 0; i < n; i++) {
+                keys[i] = ClampKernels.key(x[i]);
+            }
+            int[] sorted = keys.clone();
+            Arrays.sort(sorted);
+            int[] work = new int[n + n / 4 + 16];
+            for (int rank = 0; rank < n; rank++) {
+                System.arraycopy(keys, 0, work, 0, n);
+                assertEquals(sorted[rank], OutlierClamp.select(work, 0, n, rank, n, OutlierClamp.BAD_STEP_BUDGET),
+                        kind + " rank " + rank);
+            }
+        }
+    }
+
+    @Test
     void medianOfMediansPathEqualsTheSortOnLargeAdversarialData() {
         // Budget -1 makes every pivot a median of medians (the worst-case-linear fallback).
         long seed = 40;

@@ -1,0 +1,41 @@
+package dev.fp4.bench.cli;
+
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** Options shared by {@code fp4 train} and {@code fp4 compare}. */
+public final class RunOptions {
+    @Option(names = "--data", paramLabel = "FILE",
+            description = "UTF-8 text file to train on (byte-level tokens; last 10%% held out). Default: the built-in Markov corpus.")
+    Path data;
+
+    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
+    String preset = "tiny";
+
+    @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps. Default: ${DEFAULT-VALUE}.")
+    int steps = 300;
+
+    @Option(names = "--batch", paramLabel = "N", description = "Sequences per step. Default: ${DEFAULT-VALUE}.")
+    int batch = 8;
+
+    @Option(names = "--seq", paramLabel = "N", description = "Tokens per sequence. Default: the preset's context length.")
+    Integer seq;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the model initialisation and the data order. Default: ${DEFAULT-VALUE}.")
+    long seed = 1234;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads of the GeMM pool (results do not depend on it). Default: all processors.")
+    Integer threads;
+
+    @Option(names = "--lr", paramLabel = "X", description = "Peak learning rate (warm-up 5%%, cosine to 10%%). Default: ${DEFAULT-VALUE}.")
+    double lr = 3e-3;
+
+    @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate on the held-out split every N steps. Default: ${DEFAULT-VALUE}.")
+    int evalEvery = 25;
+
+    @Option(names = "--eval-batches", paramLabel = "N", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
+    int evalBatches = 8;
+
+    @Option(names = "--corpus-bytes", paramLabel = "N", description = "Size of the built-in corpus sample. Default: ${DEFAULT-VALUE}.")
+    int corpusBytes = 1 << 20;
+}

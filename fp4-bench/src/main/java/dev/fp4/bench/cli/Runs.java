@@ -1,0 +1,100 @@
+package dev.fp4.bench.cli;
+
+import dev.fp4.nn.data.MarkovCorpus;
+import dev.fp4.nn.data.TextDataset;
+import dev.fp4.nn.optim.MomentPrecision;
+import dev.fp4.nn.train.TrainingConfig;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** Turns {@link RunOptions} into a dataset and a training configuration, validating them. */
+final class Runs {
+    private Runs() {
+    }
+
+    /** The data of a run: the dataset and, for the built-in corpus, its entropy rate (else NaN). */
+    record Data(TextDataset dataset, double entropyRate, String description) {
+    }
+
+    static void validate(CommandSpec spec, RunOptions o, ModelFactory models) {
+        CommandLine cl = spec.commandLine();
+        positive(cl, "--steps", o.steps);
+        positive(cl, "--batch", o.batch);
+        positive(cl, "--eval-every", o.evalEvery);
+        positive(cl, "--eval-batches", o.evalBatches);
+        positive(cl, "--corpus-bytes", o.corpusBytes);
+        if (o.seq != null) {
+            positive(cl, "--seq", o.seq);
+        }
+        if (o.threads != null) {
+            positive(cl, "--threads", o.threads);
+        }
+        if (!(o.lr > 0) || !Double.isFinite(o.lr)) {
+            throw new CommandLine.ParameterException(cl, "--lr must be a positive number, got " + o.lr);
+        }
+        if (!models.presets().contains(o.preset)) {
+            throw new CommandLine.ParameterException(cl, "unknown preset '" + o.preset + "'; valid presets: "
+                    + String.join(", ", models.presets()));
+        }
+        int max = models.maxSeq(o.preset);
+        if (o.seq != null && o.seq > max) {
+            throw new CommandLine.ParameterException(cl, "--seq " + o.seq + " exceeds the " + o.preset + " preset's context of " + max);
+        }
+    }
+
+    static void positive(CommandLine cl, String name, long v) {
+        if (v <= 0) {
+            throw new CommandLine.ParameterException(cl, name + " must be positive, got " + v);
+        }
+    }
+
+    static void checkRecipe(CommandSpec spec, ModelFactory models, String recipe) {
+        if (!models.recipes().contains(recipe)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "unknown recipe '" + recipe + "'; valid recipes: "
+                    + String.join(", ", models.recipes()));
+        }
+    }
+
+    /** Sets the GeMM pool size (property {@code fp4.threads}, read when the pool is created). */
+    static void applyThreads(RunOptions o) {
+        if (o.threads != null) {
+            System.setProperty("fp4.threads", Integer.toString(o.threads));
+        }
+    }
+
+    static Data data(RunOptions o, int seq) {
+        TextDataset d;
+        double h = Double.NaN;
+        if (o.data != null) {
+            try {
+                d = TextDataset.fromFile(o.data);
+            } catch (NoSuchFileException e) {
+                throw new Cli.UsageException("data file not found: " + o.data, e);
+            } catch (IOException e) {
+                throw new Cli.UsageException(e.getMessage(), e);
+            }
+        } else {
+            MarkovCorpus c = MarkovCorpus.generate(MarkovCorpus.Spec.defaults());
+            d = c.dataset(o.corpusBytes, o.seed);
+            h = c.entropyRatePerByte();
+        }
+        try {
+            d.requireWindows(seq);
+        } catch (IllegalArgumentException e) {
+            throw new Cli.UsageException(e.getMessage(), e);
+        }
+        return new Data(d, h, d.name());
+    }
+
+    static int seq(RunOptions o, ModelFactory models) {
+        return o.seq != null ? o.seq : models.maxSeq(o.preset);
+    }
+
+    static TrainingConfig config(RunOptions o, int seq, int accumulation, MomentPrecision moments, int checkpointEvery) {
+        TrainingConfig d = TrainingConfig.defaults();
+        return new TrainingConfig(o.steps, o.batch, seq, accumulation, o.lr, d.warmupFraction(), d.floorFraction(), d.weightDecay(),
+                d.clipNorm(), moments, o.evalEvery, o.evalBatches, checkpointEvery, o.seed, d.divergenceFactor());
+    }
+}

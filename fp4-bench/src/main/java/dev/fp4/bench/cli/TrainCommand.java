@@ -1,0 +1,123 @@
+package dev.fp4.bench.cli;
+
+import dev.fp4.nn.checkpoint.CheckpointDirectory;
+import dev.fp4.nn.optim.MomentPrecision;
+import dev.fp4.nn.train.Trainer;
+import dev.fp4.nn.train.TrainingConfig;
+import dev.fp4.nn.train.TrainingResult;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code fp4 train}: one model, one recipe, with checkpoints, resume and a progress bar. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Trains one model under one precision recipe, showing step, loss, tokens/s and ETA on stderr.",
+                "Checkpoints go to --checkpoint-dir every --checkpoint-every steps, at the end, and when the run is stopped",
+                "with Ctrl-C; --resume continues from the newest valid checkpoint there exactly as if never stopped."})
+final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    RunOptions run = new RunOptions();
+
+    @Option(names = "--recipe", paramLabel = "NAME", description = "Precision recipe. Default: ${DEFAULT-VALUE}.")
+    String recipe = "fp4-dge-occ";
+
+    @Option(names = "--moments", paramLabel = "P", description = "Optimizer moment storage (${COMPLETION-CANDIDATES}). Default: ${DEFAULT-VALUE}.")
+    MomentPrecision moments = MomentPrecision.FP32;
+
+    @Option(names = "--accum", paramLabel = "N", description = "Micro-batches per optimizer step. Default: ${DEFAULT-VALUE}.")
+    int accum = 1;
+
+    @Option(names = "--checkpoint-dir", paramLabel = "DIR", description = "Checkpoint directory. Default: runs/train/RECIPE.")
+    Path checkpointDir;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", description = "Steps between checkpoints (0: only at the end and on Ctrl-C). Default: ${DEFAULT-VALUE}.")
+    int checkpointEvery = 100;
+
+    @Option(names = "--keep", paramLabel = "N", description = "Checkpoints kept. Default: ${DEFAULT-VALUE}.")
+    int keep = 3;
+
+    @Option(names = "--resume", description = "Continue from the newest valid checkpoint in --checkpoint-dir.")
+    boolean resume;
+
+    private final Cli root;
+
+    TrainCommand(Cli root) {
+        this.root = root;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ModelFactory models = root.models;
+        Runs.validate(spec, run, models);
+        Runs.checkRecipe(spec, models, recipe);
+        Runs.positive(spec.commandLine(), "--accum", accum);
+        Runs.positive(spec.commandLine(), "--keep", keep);
+        if (checkpointEvery < 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint-every must be >= 0, got " + checkpointEvery);
+        }
+        Runs.applyThreads(run);
+        int seq = Runs.seq(run, models);
+        Runs.Data data = Runs.data(run, seq);
+        TrainingConfig cfg = Runs.config(run, seq, accum, moments, checkpointEvery);
+        Path dir = checkpointDir != null ? checkpointDir : Path.of("runs", "train", recipe);
+        CheckpointDirectory ckpts = new CheckpointDirectory(dir, keep);
+        Trainer trainer = new Trainer(models.create(run.preset, recipe, run.seed), data.dataset(), cfg, ckpts);
+        if (resume) {
+            if (!trainer.resumeLatest()) {
+                throw new Cli.UsageException("--resume: no valid checkpoint in " + dir, null);
+            }
+            root.err.println("resumed from step " + trainer.step() + " (" + dir + ")");
+        } else if (!ckpts.list().isEmpty()) {
+            throw new Cli.UsageException(dir + " already holds checkpoints: pass --resume to continue, or another --checkpoint-dir", null);
+        }
+        root.err.printf(Locale.ROOT, "training preset %s (%,d parameters), recipe %s, on %s%n", run.preset, models.parameterCount(run.preset),
+                recipe, data.description());
+        CountDownLatch done = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            Cli.markShutdown();
+            root.err.println();
+            root.err.println("fp4 train: stopping: finishing the current step and writing a checkpoint ...");
+            trainer.requestStop();
+            try {
+                done.await(5, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "fp4-train-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        TrainingResult r;
+        ProgressBar bar = new ProgressBar(root.err, recipe, System.console() != null, trainer.step(), cfg.tokensPerStep());
+        try {
+            r = trainer.run(bar);
+        } finally {
+            done.countDown();
+            if (!Cli.shutdownInProgress()) {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            }
+        }
+        if (r.status() != TrainingResult.Status.COMPLETED) {
+            bar.finish();
+        }
+        var last = r.lastEvaluated();
+        root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
+                r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
+                last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
+        if (Double.isFinite(data.entropyRate()) && last != null) {
+            root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
+        }
+        return switch (r.status()) {
+            case COMPLETED, INTERRUPTED -> 0;
+            case NON_FINITE, DIVERGED -> Cli.FAILED;
+        };
+    }
+}

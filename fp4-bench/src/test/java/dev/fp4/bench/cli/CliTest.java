@@ -1,0 +1,134 @@
+package dev.fp4.bench.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Cli.run(args, new FakeModels(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"train", "compare", "jmh"})
+    void everyCommandHasHelp(String cmd) {
+        Result r = run(cmd, "--help");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Usage: fp4 " + cmd), r.out());
+        assertEquals(0, run("--help").code());
+        if (!cmd.equals("jmh")) {
+            // picocli formats descriptions with String.format: a bare '%' falls back to raw text with a warning
+            String flat = r.out().replaceAll("\\s+", " ");
+            assertTrue(flat.contains("last 10% held out") && flat.contains("tiny or small"), r.out());
+        }
+    }
+
+    @ParameterizedTest(name = "[{index}] {0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            compare --bogus                    | Unknown option: '--bogus'
+            compare --steps -3                 | --steps must be positive, got -3
+            compare --steps many               | Invalid value for option '--steps'
+            compare --recipes bf16,nope        | unknown recipe 'nope'; valid recipes: bf16, fp4-direct, fp4-dge-occ, fp4-modulewise
+            compare --recipes bf16,bf16        | lists a recipe twice
+            compare --preset huge              | unknown preset 'huge'; valid presets: tiny, small
+            compare --seq 999                  | exceeds the tiny preset's context of 16
+            train --recipe nope                | unknown recipe 'nope'
+            train --moments fp9                | Invalid value for option '--moments'
+            train --lr 0                       | --lr must be a positive number
+            ''                                 | missing command
+            """)
+    void badOptionsGiveOneLineAndExitCode2(String args, String expected) {
+        Result r = run(args.isEmpty() ? new String[0] : args.split(" "));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(expected), r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
+    }
+
+    @Test
+    void missingOrTinyDataFilesAreUsageErrors() throws IOException {
+        Result r = run("compare", "--data", dir.resolve("none.txt").toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("data file not found") && r.err().contains("none.txt"), r.err());
+        Path small = dir.resolve("small.txt");
+        Files.writeString(small, "tiny");
+        r = run("compare", "--data", small.toString());
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("small.txt") && r.err().contains("too small"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void compareWritesCsvPngAndSummary() throws IOException {
+        Path out = dir.resolve("cmp");
+        Result r = run("compare", "--steps", "12", "--batch", "4", "--eval-every", "5", "--eval-batches", "2",
+                "--recipes", "bf16,fp4-direct", "--corpus-bytes", "50000", "--out", out.toString(), "--lr", "0.3");
+        assertEquals(0, r.code(), r.err());
+        List<String> csv = Files.readAllLines(out.resolve("losses.csv"));
+        assertEquals("recipe,step,train_loss,val_loss", csv.get(0));
+        assertEquals(1 + 2 * 12, csv.size());
+        assertTrue(csv.get(1).matches("bf16,1,\\d+\\.\\d{6},"), csv.get(1));
+        assertTrue(csv.get(5).matches("bf16,5,\\d+\\.\\d{6},\\d+\\.\\d{6}"), csv.get(5));   // evaluated at 5, 10, 12
+        assertTrue(csv.get(24).matches("fp4-direct,12,\\d+\\.\\d{6},\\d+\\.\\d{6}"), csv.get(24));
+        byte[] png = Files.readAllBytes(out.resolve("losses.png"));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+        String md = Files.readString(out.resolve("summary.md"));
+        assertTrue(md.contains("| recipe | final train loss | final val loss | excess over entropy (val) |"), md);
+        assertTrue(md.contains("| bf16 |") && md.contains("| fp4-direct |") && md.contains("+0.00%"), md);
+        assertTrue(md.contains("nats per byte"), md);
+        assertTrue(r.out().contains("wrote "), r.out());
+        // identical model, data and seed under two recipe names → identical curves (determinism)
+        assertEquals(csv.get(12).substring(csv.get(12).indexOf(',')), csv.get(24).substring(csv.get(24).indexOf(',')));
+    }
+
+    @Test
+    void trainCheckpointsAndResumes() throws IOException {
+        Path ck = dir.resolve("ck");
+        String[] base = {"train", "--steps", "10", "--batch", "4", "--eval-every", "5", "--eval-batches", "1", "--corpus-bytes", "50000",
+                "--checkpoint-dir", ck.toString(), "--checkpoint-every", "4", "--recipe", "bf16", "--lr", "0.3"};
+        Result r = run(base);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("completed 10 steps") && r.out().contains("excess"), r.out());
+        assertTrue(Files.exists(ck.resolve("ckpt-0000000010.safetensors")));
+        Result again = run(base);
+        assertEquals(2, again.code());
+        assertTrue(again.err().contains("already holds checkpoints"), again.err());
+        String[] resume = Arrays.copyOf(base, base.length + 1);
+        resume[base.length] = "--resume";
+        Result res = run(resume);
+        assertEquals(0, res.code(), res.err());
+        assertTrue(res.err().contains("resumed from step 10"), res.err());
+        Result none = run(new String[] {"train", "--resume", "--checkpoint-dir", dir.resolve("empty").toString(), "--corpus-bytes", "50000"});
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("no valid checkpoint"), none.err());
+    }
+
+    @Test
+    void progressLineFormat() {
+        assertEquals("x [##########..........] step 50/100  loss 2.5000  val 2.4000  1234 tok/s  ETA 1:05",
+                ProgressBar.format("x", 50, 100, 2.5, 2.4, 1234.4, 65));
+    }
+}

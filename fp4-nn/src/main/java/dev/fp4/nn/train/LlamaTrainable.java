@@ -1,0 +1,84 @@
+package dev.fp4.nn.train;
+
+import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.LlamaModel;
+import dev.fp4.nn.Parameter;
+import dev.fp4.nn.recipe.PrecisionRecipe;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A {@link LlamaModel} as the {@link Trainer} sees it. The recipe name recorded in checkpoints is
+ * the recipe the model was built with (a target-precision schedule switches the effective recipe
+ * near the end, but the run's recipe stays the same).
+ */
+public final class LlamaTrainable implements TrainableModel {
+    private final LlamaModel model;
+    private final String recipe;
+
+    /** Wraps a model. */
+    public LlamaTrainable(LlamaModel model) {
+        this.model = Objects.requireNonNull(model, "model");
+        this.recipe = model.recipe().name();
+    }
+
+    /** A new seeded model of a preset under a recipe, both by name (errors list the valid names). */
+    public static LlamaTrainable create(String preset, String recipe, long seed) {
+        return new LlamaTrainable(new LlamaModel(LlamaConfig.preset(preset), PrecisionRecipe.byName(recipe), seed));
+    }
+
+    /** The wrapped model. */
+    public LlamaModel model() {
+        return model;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return model.parameters();
+    }
+
+    @Override
+    public float forward(int[] tokens, int[] targets, int batch, int seq) {
+        return model.forward(tokens, targets, batch, seq);
+    }
+
+    @Override
+    public void backward() {
+        model.backward();
+    }
+
+    @Override
+    public float evaluate(int[] tokens, int[] targets, int batch, int seq) {
+        return model.evaluate(tokens, targets, batch, seq);
+    }
+
+    @Override
+    public void setStep(long step, long totalSteps) {
+        model.setStep(step, totalSteps);
+    }
+
+    @Override
+    public String recipeName() {
+        return recipe;
+    }
+
+    /** The {@link LlamaConfig} fields, prefixed {@code model.}. */
+    @Override
+    public Map<String, String> config() {
+        LlamaConfig c = model.config();
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("model.vocab", Integer.toString(c.vocab()));
+        m.put("model.dim", Integer.toString(c.dim()));
+        m.put("model.layers", Integer.toString(c.layers()));
+        m.put("model.heads", Integer.toString(c.heads()));
+        m.put("model.kv_heads", Integer.toString(c.kvHeads()));
+        m.put("model.ffn_dim", Integer.toString(c.ffnDim()));
+        m.put("model.max_seq", Integer.toString(c.maxSeq()));
+        m.put("model.tied_embeddings", Boolean.toString(c.tiedEmbeddings()));
+        m.put("model.norm_eps", Float.toString(c.normEps()));
+        m.put("model.rope_theta", Float.toString(c.ropeTheta()));
+        return m;
+    }
+}

@@ -1,0 +1,37 @@
+package dev.fp4.nn.train;
+
+import dev.fp4.nn.Parameter;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the {@link Trainer} needs from a model: the calls of {@code dev.fp4.nn.LlamaModel} (see
+ * docs/architecture.md), plus a name for its recipe and its configuration for checkpoints.
+ * {@code LlamaTrainable} adapts a {@code LlamaModel}; tests use small models of their own.
+ *
+ * <p>For exact resumption every source of randomness in forward/backward must be a function of
+ * the model seed and the step set by {@link #setStep}: the trainer restores parameters, optimizer
+ * state, data position and step, nothing else.
+ */
+public interface TrainableModel {
+    /** Trainable parameters in a fixed order. */
+    List<Parameter> parameters();
+
+    /** Mean cross-entropy of a batch, keeping what {@link #backward()} needs. */
+    float forward(int[] tokens, int[] targets, int batch, int seq);
+
+    /** Adds the gradient of the last forward's mean loss into every {@link Parameter#grad()}. */
+    void backward();
+
+    /** Mean cross-entropy of a batch without keeping state. */
+    float evaluate(int[] tokens, int[] targets, int batch, int seq);
+
+    /** Tells the model the current optimizer step (0-based) of {@code totalSteps}. */
+    void setStep(long step, long totalSteps);
+
+    /** Name of the precision recipe in use. */
+    String recipeName();
+
+    /** The model configuration as strings (written into checkpoints and compared on resume). */
+    Map<String, String> config();
+}
