@@ -175,6 +175,38 @@ class PrecisionRecipeTest {
         assertThrows(IllegalArgumentException.class, () -> WeightGradientEstimator.dge(0.5f));
     }
 
+    /** The custom recipe of docs/recipes.md builds, selects as documented and trains a step. */
+    @Test
+    void customRecipeFromTheDocs() {
+        OperandFormat fp4 = OperandFormat.fp4(Fp4Scheme.perRow());
+        GemmPrecision fp8 = GemmPrecision.both(OperandFormat.E4M3);
+        LinearPrecision ffn = new LinearPrecision(GemmPrecision.both(fp4), fp8, fp8, WeightGradientEstimator.dge())
+                .withClamping(new OutlierClamping(0.99, OutlierClamp.Granularity.PER_ROW, true));
+        PrecisionRecipe recipe = PrecisionRecipe.builder("ffn-fp4-dge")
+                .defaults(LinearPrecision.uniform(OperandFormat.BF16))
+                .feedForward(ffn)
+                .firstBlocks(1, LinearPrecision.uniform(OperandFormat.BF16))
+                .targetPrecision(PrecisionRecipe.byName("bf16"), 0.05)
+                .build();
+        assertSame(ffn, recipe.precision(LinearRole.FFN_UP, 1, 2));
+        assertEquals(LinearPrecision.uniform(OperandFormat.BF16), recipe.precision(LinearRole.FFN_UP, 0, 2));
+        assertEquals(LinearPrecision.uniform(OperandFormat.BF16), recipe.precision(LinearRole.ATTN_K, 1, 2));
+        assertEquals(95, recipe.switchStep(100));
+        LlamaModel model = new LlamaModel(LlamaConfig.tiny(), recipe, 42);
+        int[] tokens = new int[16];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = i * 11 % 256;
+        }
+        float loss = model.forward(tokens, tokens, 1, 16);
+        model.backward();
+        assertTrue(Math.abs(loss - Math.log(256)) < 0.1, "initial loss " + loss);
+        for (dev.fp4.nn.Parameter p : model.parameters()) {
+            for (float g : p.grad()) {
+                assertTrue(Float.isFinite(g), p.name());
+            }
+        }
+    }
+
     @Test
     void lastMatchingRuleWins() {
         PrecisionRecipe r = PrecisionRecipe.builder("custom")
