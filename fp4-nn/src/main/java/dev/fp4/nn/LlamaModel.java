@@ -205,8 +205,8 @@ public final class LlamaModel {
             micro = step == microStep ? micro + 1 : 0;
             microStep = step;
         }
-        for (Linear l : linears) {
-            l.setRandomState(roundingSeed, step, micro);
+        for (int i = 0; i < linears.size(); i++) {
+            linears.get(i).setRandomState(roundingSeed, step, micro);
         }
         int n = batch * seq;
         this.batch = batch;
