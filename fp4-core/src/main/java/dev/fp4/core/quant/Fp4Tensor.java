@@ -199,9 +199,17 @@ public final class Fp4Tensor {
             }
             return ScaleRule.nvfp4TensorScale(sEnc);
         }
+        boolean pow2 = rule.isPowerOfTwoRule();
         for (int b = 0; b < amax.length; b++) {
-            multipliers[b] = rule.multiplier(amax[b]);
-            scalesOut[b] = rule.scale(amax[b]);
+            float a = amax[b];
+            if (pow2 && a > 0f && a < Float.POSITIVE_INFINITY) {
+                int k = rule.multiplierExponent(a);
+                multipliers[b] = ScaleRule.pow2(k);
+                scalesOut[b] = ScaleRule.pow2(-k);
+            } else {
+                multipliers[b] = rule.multiplier(a);
+                scalesOut[b] = rule.scale(a);
+            }
         }
         return 1f;
     }
