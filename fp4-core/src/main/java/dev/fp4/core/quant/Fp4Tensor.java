@@ -15,8 +15,9 @@ import java.util.Objects;
  * <p>Non-finite input: with the MX rules ({@link ScaleRule#nanForNonFinite()}) a block holding NaN
  * or ±∞ gets the NaN scale (E8M0 0xFF), its codes are set to 0 and it decodes to NaN; every other
  * rule (per-tensor, per-row, per-column, NVFP4) throws {@link IllegalArgumentException} naming the
- * (row, col) of the first non-finite element in row-major order, and leaves the tensor (or, for
- * {@link #fakeQuantize}, the input) unchanged.
+ * (row, col) of the first non-finite element in row-major order; {@link #fakeQuantize} then
+ * leaves its input unchanged, and a reused tensor is left decoding to NaN
+ * ({@link #quantizeFrom(float[], int)}).
  *
  * <p>Thread safety: the read methods ({@link #decodeRow}, {@link #code}, ...) may run concurrently;
  * {@link #quantizeFrom} mutates the tensor and must not overlap with anything else on it.
@@ -91,7 +92,11 @@ public final class Fp4Tensor {
 
     /**
      * Re-quantizes this tensor from {@code x[off, off + rows·cols)} (row-major), allocating nothing.
-     * On an exception the tensor is unchanged.
+     * If the input is rejected (non-finite values for a scheme that does not accept them) the
+     * exception names the first offending element and the tensor is left invalid on purpose: all
+     * codes 0 and all scales NaN, so it decodes to NaN until the next successful quantization
+     * (schemes with row-local blocks encode rows while still reading later ones, so the old
+     * contents cannot be kept without a second pass over the input). {@code x} is never modified.
      */
     public void quantizeFrom(float[] x, int off) {
         quantizeFrom(x, off, scheme.rounding());
@@ -108,8 +113,56 @@ public final class Fp4Tensor {
     private void quantizeFrom(float[] x, int off, Rounding rounding) {
         Objects.requireNonNull(x, "x");
         Objects.checkFromIndexSize(off, rows * cols, x.length);
-        // computeScales rejects non-finite input before it writes a scale or multiplier, so a
-        // rejected input leaves the tensor unchanged.
+        try {
+            if (blockRows == 1 && !scheme.scaleRule().isTwoLevel() && (cols % 2 == 0 || rows == 1)
+                    && QuantKernels.blocksVectorized(0, cols, blockCols)) {
+                quantizeRowPipeline(x, off, rounding);
+            } else {
+                quantizeTwoPass(x, off, rounding);
+            }
+        } catch (IllegalArgumentException e) {
+            // A rejected input must not leave a half-updated tensor that looks valid.
+            Arrays.fill(packed, (byte) 0);
+            Arrays.fill(scales, Float.NaN);
+            tensorScale = 1f;
+            throw e;
+        }
+    }
+
+    /**
+     * Row-local blocks (1 × blockCols): each row's block amax is computed in the same pass that
+     * encodes the previous row (QuantKernels.encodeBlocks), so the input streams from memory once.
+     */
+    private void quantizeRowPipeline(float[] x, int off, Rounding rounding) {
+        ScaleRule rule = scheme.scaleRule();
+        int nbc = blockColCount;
+        for (int j = 0, c0 = 0; j < nbc; j++, c0 += blockCols) {
+            amax[j] = QuantKernels.absMax(x, off + c0, Math.min(blockCols, cols - c0));
+        }
+        tensorScale = 1f;
+        for (int r = 0; r < rows; r++) {
+            int base = r * nbc;
+            boolean nanBlocks = false;
+            for (int j = base; j < base + nbc; j++) {
+                if (!(amax[j] < Float.POSITIVE_INFINITY)) {
+                    if (!rule.nanForNonFinite()) {
+                        throw nonFinite(x, off, rows, cols, scheme);
+                    }
+                    nanBlocks = true;
+                }
+            }
+            blockScales(rule, amax, base, base + nbc, multipliers, scales);
+            boolean last = r + 1 == rows;
+            QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
+                    last ? null : x, off + (r + 1) * cols, amax, base + nbc);
+            if (nanBlocks) {
+                zeroNaNBlocks(r, r);
+            }
+        }
+    }
+
+    /** Any block shape: all block amax first (and the tensor amax NVFP4 needs), then encode. */
+    private void quantizeTwoPass(float[] x, int off, Rounding rounding) {
         tensorScale = computeScales(x, off, rows, cols, scheme, amax, multipliers, scales);
         boolean nanBlocks = hasNaN(scales);
         int lastBlockRow = -1;
@@ -199,19 +252,25 @@ public final class Fp4Tensor {
             }
             return ScaleRule.nvfp4TensorScale(sEnc);
         }
+        blockScales(rule, amax, 0, amax.length, multipliers, scalesOut);
+        return 1f;
+    }
+
+    /** Multipliers and scales of blocks [from, to) of a single-level rule from their amax. */
+    private static void blockScales(ScaleRule rule, float[] amax, int from, int to, float[] multipliers,
+            float[] scales) {
         boolean pow2 = rule.isPowerOfTwoRule();
-        for (int b = 0; b < amax.length; b++) {
+        for (int b = from; b < to; b++) {
             float a = amax[b];
             if (pow2 && a > 0f && a < Float.POSITIVE_INFINITY) {
                 int k = rule.multiplierExponent(a);
                 multipliers[b] = ScaleRule.pow2(k);
-                scalesOut[b] = ScaleRule.pow2(-k);
+                scales[b] = ScaleRule.pow2(-k);
             } else {
                 multipliers[b] = rule.multiplier(a);
-                scalesOut[b] = rule.scale(a);
+                scales[b] = rule.scale(a);
             }
         }
-        return 1f;
     }
 
     private static IllegalArgumentException nonFinite(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {

@@ -137,6 +137,97 @@ public final class QuantKernels {
         }
     }
 
+    // ---------------------------------------------------------------- encode by blocks, fused with the next row's absmax
+
+    /**
+     * Encodes one row of {@code n} elements in blocks of {@code blockCols} (the last may be
+     * partial; {@code blockCols >= n} means one block) with one multiplier per block,
+     * {@code blockMul[bmOff + j]}, writing codes from nibble {@code index}; and, in the same pass,
+     * when {@code next != null}, writes the absolute maximum of each block of the row
+     * {@code next[nextOff, nextOff+n)} to {@code nextAmax[naOff + j]} (canonical NaN if it holds a
+     * NaN). A row-by-row quantizer thus streams each row from memory once, computing its scales
+     * while the previous row is encoded from cache. Equals {@link #encodeBlocksScalar}.
+     */
+    public static void encodeBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
+        if (!Simd.ENABLED || !blocksVectorized(index, n, blockCols) || blocks == 0) {
+            encodeBlocksScalar(x, xOff, n, blockCols, blockMul, bmOff, rounding, dst, index, next, nextOff, nextAmax,
+                    naOff);
+            return;
+        }
+        int bc = Math.min(blockCols, n);
+        switch (rounding.mode()) {
+            case NEAREST_EVEN -> encodeBlocksRneVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index, next,
+                    nextOff, nextAmax, naOff);
+            case HALF_UP -> encodeBlocksHalfUpVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index, next,
+                    nextOff, nextAmax, naOff);
+            case STOCHASTIC -> encodeBlocksStochasticVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index,
+                    next, nextOff, nextAmax, naOff);
+        }
+    }
+
+    /**
+     * {@code true} when {@link #encodeBlocks} runs vectorized for these arguments: the row starts
+     * on a byte (even nibble index) and every vector lies inside one block (one block, or blocks a
+     * multiple of the vector length). Otherwise it runs its scalar twin.
+     */
+    public static boolean blocksVectorized(int index, int n, int blockCols) {
+        return Simd.ENABLED && (index & 1) == 0 && (blockCols >= n || blockCols % L == 0);
+    }
+
+    /** Scalar twin of {@link #encodeBlocks}. */
+    public static void encodeBlocksScalar(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
+        for (int j = 0; j < blocks; j++) {
+            int c0 = j * blockCols;
+            int len = Math.min(blockCols, n - c0);
+            encodeScalarConstant(x, xOff + c0, len, blockMul[bmOff + j], rounding, dst, index + c0);
+            if (next != null) {
+                nextAmax[naOff + j] = absMaxScalar(next, nextOff + c0, len);
+            }
+        }
+    }
+
+    private static int checkBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff, byte[] dst,
+            int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        if (blockCols <= 0) {
+            throw new IllegalArgumentException("blockCols must be positive, got " + blockCols);
+        }
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        int blocks = n == 0 ? 0 : (int) (((long) n + blockCols - 1) / blockCols);
+        Objects.checkFromIndexSize(bmOff, blocks, blockMul.length);
+        if (index < 0 || n < 0 || ((long) index + n + 1) / 2 > dst.length) {
+            throw new IndexOutOfBoundsException("nibbles [" + index + ", " + ((long) index + n)
+                    + ") out of bounds for " + dst.length + " bytes");
+        }
+        if (next != null) {
+            Objects.checkFromIndexSize(nextOff, n, next.length);
+            Objects.checkFromIndexSize(naOff, blocks, nextAmax.length);
+        }
+        return blocks;
+    }
+
+    /** Scalar encoding of n elements with one multiplier m. */
+    private static void encodeScalarConstant(float[] x, int xOff, int n, float m, Rounding rounding, byte[] dst,
+            int index) {
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        Rounding.Mode mode = rounding.mode();
+        for (int i = 0; i < n; i++) {
+            float y = x[xOff + i] * m;
+            int c = switch (mode) {
+                case NEAREST_EVEN -> rne(y);
+                case HALF_UP -> halfUp(y);
+                case STOCHASTIC -> stochastic(y, uniform(hash(index + i, k0, k1)));
+            };
+            int j = index + i;
+            int shift = (j & 1) << 2;
+            dst[j >>> 1] = (byte) ((dst[j >>> 1] & ~(0xF << shift)) | c << shift);
+        }
+    }
+
     /** RNE code of y (ties to even, saturating; NaN saturates like ∞, keeping its sign bit). */
     static int rne(float y) {
         int sign = (Float.floatToRawIntBits(y) >>> 28) & 8;
@@ -740,6 +831,219 @@ public final class QuantKernels {
         }
         if (i < n) {
             fakeQuantizeScalar(x, off + i, mul, mulOff + i, scl, sclOff + i, n - i, tensorScale, rounding, index + i);
+        }
+    }
+
+    private static void encodeBlocksRneVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+            IntVector bc0 = y0.reinterpretAsInts();
+            IntVector mc0 = bc0.and(0x7FFFFFFF);
+            FloatVector ac0 = mc0.reinterpretAsFloats();
+            IntVector smallc0 = ac0.add(0x1p22f).reinterpretAsInts().sub(0x4A800000);
+            IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+            IntVector c0 = bigc0.blend(smallc0, ac0.compare(VectorOperators.LT, 1f).cast(I))
+                    .or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+        }
+    }
+
+    private static void encodeBlocksHalfUpVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+            IntVector c0 = IntVector.zero(I);
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 2.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -2.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 3.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -3.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
+            c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+            c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+        }
+    }
+
+    private static void encodeBlocksStochasticVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        IntVector iota = IntVector.fromArray(I, IOTA, 0);
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+            IntVector idx0 = iota.add(index + i);
+            IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
+            FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
+            FloatVector ac0 = y0.abs();
+            ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
+            IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
+            FloatVector loc0 = FloatVector.zero(F);
+            FloatVector invc0 = FloatVector.broadcast(F, 2f);
+            VectorMask<Float> gc0;
+            gc0 = ac0.compare(VectorOperators.GE, 0.5f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(0.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 1f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(1f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 1.5f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(1.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 2f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(2f, gc0);
+            invc0 = invc0.blend(1f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 3f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(3f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 4f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(4f, gc0);
+            invc0 = invc0.blend(0.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 6f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(6f, gc0);
+            invc0 = invc0.blend(0f, gc0);
+            c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
         }
     }
 }

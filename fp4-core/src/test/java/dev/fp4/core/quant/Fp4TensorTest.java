@@ -211,15 +211,24 @@ class Fp4TensorTest {
             assertThrows(IllegalArgumentException.class, () -> Fp4Tensor.fakeQuantize(copy, 0, 4, 7, s));
             assertBitsEqual(x, copy, "fakeQuantize leaves rejected input unchanged");
         }
-        // A rejected re-quantization leaves the tensor as it was.
-        float[] ok = new float[28];
-        ok[3] = 2f;
-        Fp4Tensor t = Fp4Tensor.quantize(ok, 4, 7, Fp4Scheme.perRow());
-        byte[] before = t.packed();
-        float[] scalesBefore = t.scales();
-        assertThrows(IllegalArgumentException.class, () -> t.quantizeFrom(x, 0));
-        assertArrayEquals(before, t.packed());
-        assertArrayEquals(scalesBefore, t.scales());
+        // A rejected re-quantization leaves the tensor decoding to NaN (never half-updated data),
+        // for the row pipeline (even cols) and the two-pass path (odd cols, per tensor) alike.
+        for (Fp4Scheme s : List.of(Fp4Scheme.perRow(), Fp4Scheme.perTensor(), Fp4Scheme.nvfp4())) {
+            for (int cols : new int[] {7, 32}) {
+                float[] ok = new float[4 * cols];
+                ok[3] = 2f;
+                float[] bad = ok.clone();
+                bad[2 * cols + 5] = Float.NaN;
+                Fp4Tensor t = Fp4Tensor.quantize(ok, 4, cols, s);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.quantizeFrom(bad, 0));
+                assertTrue(e.getMessage().contains("row 2, col 5"), e.getMessage());
+                for (float v : t.dequantize()) {
+                    assertTrue(Float.isNaN(v), s.name());
+                }
+                t.quantizeFrom(ok, 0);
+                assertEquals(2f, t.dequantize()[3]);
+            }
+        }
     }
 
     @Test
