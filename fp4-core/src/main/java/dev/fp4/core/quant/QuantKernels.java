@@ -557,12 +557,10 @@ public final class QuantKernels {
 
             IntVector bc0 = y0.reinterpretAsInts();
             IntVector mc0 = bc0.and(0x7FFFFFFF);
-            FloatVector ac0 = mc0.reinterpretAsFloats();
-            IntVector smallc0 = ac0.add(0x1p22f).reinterpretAsInts().sub(0x4A800000);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
             IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
                     .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
-            IntVector c0 = bigc0.blend(smallc0, ac0.compare(VectorOperators.LT, 1f).cast(I))
-                    .or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
             // Codes 2k and 2k+1 share a 64-bit lane (little-endian): byte = low | (high << 4).
             LongVector pair = c0.reinterpretAsLongs();
             ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
@@ -590,12 +588,10 @@ public final class QuantKernels {
 
             IntVector bc0 = y0.reinterpretAsInts();
             IntVector mc0 = bc0.and(0x7FFFFFFF);
-            FloatVector ac0 = mc0.reinterpretAsFloats();
-            IntVector smallc0 = ac0.add(0x1p22f).reinterpretAsInts().sub(0x4A800000);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
             IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
                     .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
-            IntVector c0 = bigc0.blend(smallc0, ac0.compare(VectorOperators.LT, 1f).cast(I))
-                    .or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
             IntVector q0 = c0.and(7);
             IntVector bits;
             if (L >= 8) {
@@ -851,12 +847,10 @@ public final class QuantKernels {
 
             IntVector bc0 = y0.reinterpretAsInts();
             IntVector mc0 = bc0.and(0x7FFFFFFF);
-            FloatVector ac0 = mc0.reinterpretAsFloats();
-            IntVector smallc0 = ac0.add(0x1p22f).reinterpretAsInts().sub(0x4A800000);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
             IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
                     .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
-            IntVector c0 = bigc0.blend(smallc0, ac0.compare(VectorOperators.LT, 1f).cast(I))
-                    .or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
             LongVector pair = c0.reinterpretAsLongs();
             ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
                     .convertShape(VectorOperators.L2B, PACK, 0);
