@@ -385,6 +385,37 @@ public final class Fp4Tensor {
     }
 
     /**
+     * Writes y = fl(x·m), the scaled values the E2M1 rounding saw in the last quantization of
+     * {@code x[off ..]} (m the block's encode multiplier: 1/scale for the power-of-two rules), to
+     * {@code dst[dstOff ..]} — the input of a gradient estimator such as the DGE. {@code x} must be
+     * the array last passed to {@link #quantizeFrom}; the codes are E2M1_round(y).
+     */
+    public void scaledInput(float[] x, int off, float[] dst, int dstOff) {
+        Objects.checkFromIndexSize(off, rows * cols, x.length);
+        Objects.checkFromIndexSize(dstOff, rows * cols, dst.length);
+        for (int r = 0; r < rows; r++) {
+            int d = dstOff + r * cols;
+            System.arraycopy(x, off + r * cols, dst, d, cols);
+            int base = (r / blockRows) * blockColCount;
+            if (blockCols == 1) {
+                QuantKernels.multiply(dst, d, multipliers, base, cols);
+            } else {
+                for (int j = 0, c0 = 0; j < blockColCount; j++, c0 += blockCols) {
+                    QuantKernels.scale(dst, d + c0, Math.min(blockCols, cols - c0), multipliers[base + j]);
+                }
+            }
+        }
+    }
+
+    /**
+     * As {@link #fakeQuantize(float[], int, int, int, Fp4Scheme)}, drawing stochastic-rounding
+     * variates from the given stream (e.g. the training step); deterministic schemes ignore it.
+     */
+    public static void fakeQuantize(float[] x, int off, int rows, int cols, Fp4Scheme scheme, long stream) {
+        fakeQuantize(x, off, rows, cols, scheme.withRounding(scheme.rounding().withStream(stream)));
+    }
+
+    /**
      * Quantizes and dequantizes {@code x[off, off + rows·cols)} in place (row-major [rows, cols]):
      * the result equals {@code quantize(...).dequantize()} bit for bit. Throws, leaving x unchanged,
      * where {@link #quantize} would.

@@ -377,6 +377,36 @@ class Fp4TensorTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("schemeStream")
+    void scaledInputIsWhatTheRoundingSaw(Fp4Scheme s) {
+        SplittableRandom rnd = new SplittableRandom(13);
+        int rows = 9;
+        int cols = 50;
+        float[] x = randomMatrix(rnd, rows * cols);
+        Fp4Tensor t = Fp4Tensor.quantize(x, rows, cols, s);
+        float[] y = new float[rows * cols];
+        t.scaledInput(x, 0, y, 0);
+        Rounding r = s.rounding();
+        for (int i = 0; i < y.length; i++) {
+            int want = switch (r.mode()) {
+                case NEAREST_EVEN -> E2M1.encode(y[i]);
+                case HALF_UP -> E2M1.encodeHalfUp(y[i]);
+                case STOCHASTIC -> E2M1.encodeStochastic(y[i], r.uniform(i));
+            };
+            assertEquals(want, t.code(i / cols, i % cols), s + " element " + i);
+            if (s.scaleRule() != ScaleRule.EXACT && !s.scaleRule().isTwoLevel()) {
+                assertEquals(x[i] / t.scale(i / cols, i % cols), y[i], 0f); // m = 1/s exactly
+            }
+        }
+        // The stream overload of fakeQuantize equals the scheme with that stream.
+        float[] a = x.clone();
+        float[] b = x.clone();
+        Fp4Tensor.fakeQuantize(a, 0, rows, cols, s, 9);
+        Fp4Tensor.fakeQuantize(b, 0, rows, cols, s.withRounding(s.rounding().withStream(9)));
+        assertBitsEqual(b, a, s.name());
+    }
+
     @Test
     void rneErrorIsAtMostHalfAStepTimesTheScale() {
         SplittableRandom rnd = new SplittableRandom(21);
