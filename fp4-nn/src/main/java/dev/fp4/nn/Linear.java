@@ -1,29 +1,65 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.quant.CsrMatrix;
+import dev.fp4.core.quant.OutlierClamp;
+import dev.fp4.core.quant.RandomHadamard;
 import dev.fp4.nn.recipe.GemmPrecision;
 import dev.fp4.nn.recipe.LinearPrecision;
 import dev.fp4.nn.recipe.LinearRole;
 import dev.fp4.nn.recipe.OperandFormat;
+import dev.fp4.nn.recipe.OutlierClamping;
 import dev.fp4.nn.recipe.Quantizer;
+import dev.fp4.nn.recipe.WeightGradientEstimator;
 import java.util.Objects;
 
 /**
  * A bias-free linear layer, Y = X·Wᵀ with W laid out [out, in], whose three GeMMs follow a
  * {@link LinearPrecision}:
  * <ul>
- *   <li>forward: X̂ = Qa(X), Ŵ = Qb(W), Y = X̂·Ŵᵀ;
- *   <li>data gradient: dX = Q(dY)·Q(Ŵ);
- *   <li>weight gradient: dŴ = Q(dY)ᵀ·Q(X̂), dW += dŴ ⊙ f'(W·sf) (f' the estimator's derivative on the
- *       scaled weights when the forward weight format is FP4, else dW += dŴ).
+ *   <li>forward: X_c = clamp(X) when the precision clamps (else X), X̂ = Qa(X_c), Ŵ = Qb(W),
+ *       Y = X̂·Ŵᵀ, plus ΔX·Wᵀ (ΔX = X − X_c, sparse, FP32 with the master weights) when the clamp
+ *       is compensated;
+ *   <li>data gradient: dX = Qa(dY)·Qb(Ŵᵀ)ᵀ; with compensation the clamped elements get
+ *       dX[r,c] = Σ_o dY[r,o]·W[o,c] in FP32 instead (the derivative of the residual path; the clamp
+ *       itself passes nothing there);
+ *   <li>weight gradient: dŴ = Qa(dYᵀ)·Qb(X̂ᵀ)ᵀ, dW += dŴ ⊙ f'(W·sf) (f' the estimator's derivative
+ *       on the scaled weights when it is not the identity, else dW += dŴ), plus dYᵀ·ΔX in FP32 with
+ *       compensation.
  * </ul>
  * With every operand FP32 the GeMMs run straight on the operands (matmulNT, matmulNN, matmulTN).
  * Otherwise each operand is brought into the GeMM-compatible layout [·, K] (K the reduction
- * dimension; a transpose where needed), fake-quantized into a reusable buffer and multiplied with
- * matmulNT. The forward input is kept by reference (it lives in the caller's activation buffers),
- * or as X̂ in this layer's buffer when it is quantized.
+ * dimension; a transpose where needed), optionally rotated by the GeMM's random Hadamard transform
+ * along K, fake-quantized into a reusable buffer and multiplied with matmulNT. The forward input is
+ * kept by reference (it lives in the caller's activation buffers), or as X̂ in this layer's buffer
+ * when it is quantized or clamped.
+ *
+ * <p>Stochastic rounding: every quantization gets its own stream,
+ * {@link #roundingStream(long, long, long, LinearRole, int, Operand)} of the random state set by
+ * {@link #setRandomState} (the model passes its seed, the training step and the micro-batch index),
+ * so results are reproducible from the seed and do not depend on how often the layer ran before.
+ *
+ * <p>Buffers: X̂, Ŵ, the scaled weights, the residual and the clamp's scratch belong to the layer;
+ * the GeMM operand buffers are shared by the layers of one model. After the first step of a shape
+ * nothing is allocated.
  */
 public final class Linear {
+    /** The operand quantizations of one forward and backward, for {@link #roundingStream}. */
+    public enum Operand {
+        /** X in the forward GeMM. */
+        X,
+        /** W in the forward GeMM. */
+        W,
+        /** dY in the data-gradient GeMM. */
+        DGRAD_DY,
+        /** Ŵᵀ in the data-gradient GeMM. */
+        DGRAD_W,
+        /** dYᵀ in the weight-gradient GeMM. */
+        WGRAD_DY,
+        /** X̂ᵀ in the weight-gradient GeMM. */
+        WGRAD_X
+    }
+
     private final Parameter weight;
     private final LinearRole role;
     private final int layer;
@@ -38,10 +74,17 @@ public final class Linear {
     private Quantizer dgB;
     private Quantizer wgA;
     private Quantizer wgB;
+    private OutlierClamp clamp;
+    private boolean compensate;
+    private CsrMatrix residual;
+    private int lastClamped;
     private float[] xq = new float[0];
     private float[] wq = new float[0];
     private float[] wScaled = new float[0];
-    private long calls;
+
+    private long seed;
+    private long step;
+    private long micro;
 
     private float[] xhat;
     private int rows = -1;
@@ -107,7 +150,44 @@ public final class Linear {
         dgB = quantizer(p.dataGrad().b());
         wgA = quantizer(p.weightGrad().a());
         wgB = quantizer(p.weightGrad().b());
+        OutlierClamping c = p.clamping();
+        clamp = c == null ? null : c.newClamp();
+        compensate = c != null && c.compensate();
         rows = -1; // a backward must follow a forward under the same precision
+    }
+
+    /**
+     * Sets the random state that stochastic rounding draws from until the next call: the model
+     * seed, the training step and the index of the forward within the step (micro-batch).
+     */
+    public void setRandomState(long seed, long step, long micro) {
+        this.seed = seed;
+        this.step = step;
+        this.micro = micro;
+    }
+
+    /**
+     * The stochastic-rounding stream of one operand quantization of the layer with {@code role} in
+     * block {@code layer}, under the random state (seed, step, micro): a SplitMix64 hash chain, so
+     * distinct arguments give unrelated streams. Passed to {@link Quantizer#quantize}.
+     */
+    public static long roundingStream(long seed, long step, long micro, LinearRole role, int layer, Operand operand) {
+        long h = mix64(seed ^ 0x243F6A8885A308D3L);
+        h = mix64(h + step);
+        h = mix64(h + micro);
+        h = mix64(h + ((long) role.ordinal() << 32) + (layer + 1));
+        return mix64(h + operand.ordinal());
+    }
+
+    private static long mix64(long z) {
+        z += 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private long stream(Operand op) {
+        return roundingStream(seed, step, micro, role, layer, op);
     }
 
     void shareScratch(LinearScratch s) {
@@ -118,24 +198,44 @@ public final class Linear {
         return f.isIdentity() ? null : f.newQuantizer();
     }
 
-    private long stream(int operand) {
-        // Distinct, reproducible streams for stochastic rounding: (role, layer, call, operand).
-        return ((((long) role.ordinal() * 4099 + (layer + 1)) * 1_000_003L + calls) << 3) | operand;
+    /** Number of input elements the last forward clamped (0 without clamping). */
+    public int clampedCount() {
+        return lastClamped;
     }
 
-    /** y[rows, out] = X̂·Ŵᵀ for x[rows, in]; keeps X̂ (or a reference to x) for backward. */
+    /** y[rows, out] = X̂·Ŵᵀ (+ ΔX·Wᵀ) for x[rows, in]; keeps X̂ (or a reference to x) for backward. */
     public void forward(float[] x, float[] y, int rows) {
-        calls++;
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
+        if (rows <= 0) {
+            throw new IllegalArgumentException(weight.name() + ": rows must be positive, got " + rows);
+        }
+        checkLength(x, (long) rows * in, "x", rows, in);
+        checkLength(y, (long) rows * out, "y", rows, out);
+        this.rows = -1; // invalid until this forward completes
+        lastClamped = 0;
         float[] a = x;
+        if (clamp != null) {
+            xq = Workspace.grow(xq, (long) rows * in);
+            if (compensate && residual == null) {
+                residual = new CsrMatrix(rows, in);
+            }
+            try {
+                lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
+            } catch (IllegalArgumentException e) {
+                throw context(e, "clamping the input X [" + rows + ", " + in + "]");
+            }
+            a = xq;
+        }
         if (fwdA != null) {
             xq = Workspace.grow(xq, (long) rows * in);
-            fwdA.quantize(x, 0, rows, in, xq, 0, stream(0));
+            quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
             a = xq;
         }
         float[] b = weight.data();
         if (fwdB != null) {
             wq = Workspace.grow(wq, (long) out * in);
-            fwdB.quantize(b, 0, out, in, wq, 0, stream(1));
+            quantize(fwdB, b, out, in, wq, Operand.W, "the weight W");
             b = wq;
             if (!precision.estimator().isIdentity()) {
                 wScaled = Workspace.grow(wScaled, (long) out * in);
@@ -143,6 +243,9 @@ public final class Linear {
             }
         }
         FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
+        if (compensate) {
+            residual.multiplyNT(weight.data(), 0, out, y, 0, true); // Y += ΔX·Wᵀ
+        }
         this.xhat = a;
         this.rows = rows;
     }
@@ -155,36 +258,73 @@ public final class Linear {
         if (rows < 0) {
             throw new IllegalStateException(weight.name() + ": backward() without a forward() under this precision");
         }
-        float[] w = fwdB != null ? wq : weight.data();
+        Objects.requireNonNull(dy, "dy");
+        checkLength(dy, (long) rows * out, "dy", rows, out);
         if (dx != null) {
-            dataGradient(dy, w, dx, accumulateDx);
+            checkLength(dx, (long) rows * in, "dx", rows, in);
+            dataGradient(dy, fwdB != null ? wq : weight.data(), dx, accumulateDx);
         }
         weightGradient(dy);
     }
 
     private void dataGradient(float[] dy, float[] w, float[] dx, boolean accumulate) {
+        boolean patch = compensate && residual.nnz() > 0;
+        float[] target = dx;
+        boolean acc = accumulate;
+        if (patch) {
+            scratch.ensureDx((long) rows * in);
+            target = scratch.dx;
+            acc = false;
+        }
         GemmPrecision g = precision.dataGrad();
         if (g.isIdentity()) {
-            FloatGemm.matmulNN(dy, 0, w, 0, dx, 0, rows, in, out, accumulate);
-            return;
+            FloatGemm.matmulNN(dy, 0, w, 0, target, 0, rows, in, out, acc);
+        } else {
+            LinearScratch s = scratch.ensure((long) rows * out, (long) in * out);
+            System.arraycopy(dy, 0, s.a, 0, rows * out);        // dY [rows, out]
+            transpose(w, out, in, s.b);                          // Ŵᵀ [in, out]
+            hadamard(g.hadamard(), s.a, rows, out);
+            hadamard(g.hadamard(), s.b, in, out);
+            if (dgA != null) {
+                quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+            }
+            if (dgB != null) {
+                quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
+            }
+            FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
         }
-        LinearScratch s = scratch.ensure((long) rows * out, (long) in * out);
-        float[] a = dy;
-        if (dgA != null) {
-            dgA.quantize(dy, 0, rows, out, s.a, 0, stream(2));
-            a = s.a;
+        if (patch) {
+            // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights), the derivative of ΔX·Wᵀ.
+            float[] wf = weight.data();
+            int[] ptr = residual.rowPtr();
+            int[] col = residual.colIdx();
+            for (int r = 0; r < rows; r++) {
+                for (int i = ptr[r]; i < ptr[r + 1]; i++) {
+                    int c = col[i];
+                    float sum = 0f;
+                    for (int o = 0; o < out; o++) {
+                        sum = Math.fma(dy[r * out + o], wf[o * in + c], sum);
+                    }
+                    target[r * in + c] = sum;
+                }
+            }
+            int n = rows * in;
+            if (accumulate) {
+                for (int i = 0; i < n; i++) {
+                    dx[i] += target[i];
+                }
+            } else {
+                System.arraycopy(target, 0, dx, 0, n);
+            }
         }
-        transpose(w, out, in, s.b);          // Ŵᵀ [in, out]
-        if (dgB != null) {
-            dgB.quantize(s.b, 0, in, out, s.b, 0, stream(3));
-        }
-        FloatGemm.matmulNT(a, 0, s.b, 0, dx, 0, rows, in, out, accumulate);
     }
 
     private void weightGradient(float[] dy) {
         GemmPrecision g = precision.weightGrad();
-        boolean estimate = fwdB != null && !precision.estimator().isIdentity();
-        float[] target = weight.grad();
+        WeightGradientEstimator est = precision.estimator();
+        boolean estimate = fwdB != null && !est.isIdentity();
+        float[] grad = weight.grad();
+        float[] target = grad;
         if (estimate) {
             scratch.ensureDw((long) out * in);
             target = scratch.dw;
@@ -195,19 +335,62 @@ public final class Linear {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
             transpose(dy, rows, out, s.a);     // dYᵀ [out, rows]
             transpose(xhat, rows, in, s.b);    // X̂ᵀ [in, rows]
+            hadamard(g.hadamard(), s.a, out, rows);
+            hadamard(g.hadamard(), s.b, in, rows);
             if (wgA != null) {
-                wgA.quantize(s.a, 0, out, rows, s.a, 0, stream(4));
+                quantize(wgA, s.a, out, rows, s.a, Operand.WGRAD_DY, "dYᵀ of the weight gradient");
             }
             if (wgB != null) {
-                wgB.quantize(s.b, 0, in, rows, s.b, 0, stream(5));
+                quantize(wgB, s.b, in, rows, s.b, Operand.WGRAD_X, "X̂ᵀ of the weight gradient");
             }
             FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, out, in, rows, !estimate);
         }
         if (estimate) {
-            float[] grad = weight.grad();
-            var est = precision.estimator();
             for (int i = 0, n = out * in; i < n; i++) {
                 grad[i] += target[i] * est.derivative(wScaled[i]);
+            }
+        }
+        if (compensate && residual.nnz() > 0) {
+            residual.leftMultiplyTN(dy, 0, out, grad, 0, true); // dW += dYᵀ·ΔX
+        }
+    }
+
+    private void quantize(Quantizer q, float[] src, int r, int c, float[] dst, Operand op, String what) {
+        try {
+            q.quantize(src, 0, r, c, dst, 0, stream(op));
+        } catch (IllegalArgumentException e) {
+            throw context(e, "quantizing " + what + " [" + r + ", " + c + "]");
+        }
+    }
+
+    private IllegalArgumentException context(IllegalArgumentException e, String what) {
+        return new IllegalArgumentException(weight.name() + ": " + what + ": " + e.getMessage(), e);
+    }
+
+    private void checkLength(float[] a, long need, String name, int r, int c) {
+        if (a.length < need) {
+            throw new IllegalArgumentException(weight.name() + ": " + name + " must hold [" + r + ", " + c + "] = "
+                    + need + " elements, has " + a.length);
+        }
+    }
+
+    /**
+     * Rotates each row of the [rows, cols] matrix by {@code h} along the columns (groups of
+     * h.size()); the last cols mod size columns, if any, stay as they are.
+     */
+    static void hadamard(RandomHadamard h, float[] x, int rows, int cols) {
+        if (h == null) {
+            return;
+        }
+        int full = cols - cols % h.size();
+        if (full == 0) {
+            return;
+        }
+        if (full == cols) {
+            h.forward(x, 0, rows, cols);
+        } else {
+            for (int r = 0; r < rows; r++) {
+                h.forward(x, r * cols, 1, full);
             }
         }
     }

@@ -8,6 +8,7 @@ final class LinearScratch {
     float[] a = new float[0];
     float[] b = new float[0];
     float[] dw = new float[0];
+    float[] dx = new float[0];
 
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
@@ -17,5 +18,9 @@ final class LinearScratch {
 
     void ensureDw(long size) {
         dw = Workspace.grow(dw, size);
+    }
+
+    void ensureDx(long size) {
+        dx = Workspace.grow(dx, size);
     }
 }

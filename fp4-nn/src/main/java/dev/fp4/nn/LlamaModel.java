@@ -36,8 +36,11 @@ public final class LlamaModel {
 
     private PrecisionRecipe recipe;
     private PrecisionRecipe applied;
+    private long roundingSeed;
     private long step;
     private long totalSteps;
+    private long microStep = -1;
+    private long micro;
 
     // Residual stream: xs[l] is the input of block l, xs[layers] the last block's output.
     private final float[][] xs;
@@ -134,6 +137,22 @@ public final class LlamaModel {
         return totalSteps > 0 ? recipe.at(step, totalSteps) : recipe;
     }
 
+    /**
+     * Sets the seed of stochastic rounding (default 0). Rounding draws from (this seed, the step of
+     * {@link #setStep}, the index of the forward within the step, the layer, the operand) and not
+     * from the initialisation seed, so a model rebuilt with any seed and given a checkpoint's
+     * parameters and step rounds exactly as the uninterrupted run did; a caller that wants
+     * independent rounding noise per run sets the run's seed here (and again on resume).
+     */
+    public void setRoundingSeed(long seed) {
+        this.roundingSeed = seed;
+    }
+
+    /** The seed of stochastic rounding. */
+    public long roundingSeed() {
+        return roundingSeed;
+    }
+
     /** Replaces the recipe (takes effect at the next forward). */
     public void setRecipe(PrecisionRecipe recipe) {
         this.recipe = Objects.requireNonNull(recipe, "recipe");
@@ -141,7 +160,9 @@ public final class LlamaModel {
 
     /**
      * Tells the model where training stands, for target-precision schedules: from the next
-     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}.
+     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}. The step also
+     * selects the stochastic-rounding variates (with {@link #roundingSeed()} and the index of the
+     * forward within the step), so a run resumed at a step rounds as the uninterrupted run did.
      */
     public void setStep(long step, long totalSteps) {
         if (step < 0 || totalSteps <= 0 || step > totalSteps) {
@@ -180,6 +201,14 @@ public final class LlamaModel {
                 l.setPrecision(effective.precision(l.role(), l.layer(), config.layers()));
             }
             applied = effective;
+        }
+        if (training) {
+            // Stochastic rounding draws from (seed, step, index of this forward within the step).
+            micro = step == microStep ? micro + 1 : 0;
+            microStep = step;
+        }
+        for (int i = 0; i < linears.size(); i++) {
+            linears.get(i).setRandomState(roundingSeed, step, micro);
         }
         int n = batch * seq;
         this.batch = batch;

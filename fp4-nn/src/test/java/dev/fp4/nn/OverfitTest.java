@@ -50,7 +50,7 @@ class OverfitTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"fp32"})
+    @ValueSource(strings = {"fp32", "bf16", "fp4-dge-occ"})
     void tinyModelMemorisesOneBatch(String recipe) {
         float[] result = overfit(PrecisionRecipe.byName(recipe));
         System.out.printf("overfit %s: loss %.4f -> %.4f in %d steps%n", recipe, result[0], result[1], (int) result[2]);

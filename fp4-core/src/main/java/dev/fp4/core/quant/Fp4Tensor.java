@@ -15,8 +15,9 @@ import java.util.Objects;
  * <p>Non-finite input: with the MX rules ({@link ScaleRule#nanForNonFinite()}) a block holding NaN
  * or ±∞ gets the NaN scale (E8M0 0xFF), its codes are set to 0 and it decodes to NaN; every other
  * rule (per-tensor, per-row, per-column, NVFP4) throws {@link IllegalArgumentException} naming the
- * (row, col) of the first non-finite element in row-major order, and leaves the tensor (or, for
- * {@link #fakeQuantize}, the input) unchanged.
+ * (row, col) of the first non-finite element in row-major order; {@link #fakeQuantize} then
+ * leaves its input unchanged, and a reused tensor is left decoding to NaN
+ * ({@link #quantizeFrom(float[], int)}).
  *
  * <p>Thread safety: the read methods ({@link #decodeRow}, {@link #code}, ...) may run concurrently;
  * {@link #quantizeFrom} mutates the tensor and must not overlap with anything else on it.
@@ -91,7 +92,11 @@ public final class Fp4Tensor {
 
     /**
      * Re-quantizes this tensor from {@code x[off, off + rows·cols)} (row-major), allocating nothing.
-     * On an exception the tensor is unchanged.
+     * If the input is rejected (non-finite values for a scheme that does not accept them) the
+     * exception names the first offending element and the tensor is left invalid on purpose: all
+     * codes 0 and all scales NaN, so it decodes to NaN until the next successful quantization
+     * (schemes with row-local blocks encode rows while still reading later ones, so the old
+     * contents cannot be kept without a second pass over the input). {@code x} is never modified.
      */
     public void quantizeFrom(float[] x, int off) {
         quantizeFrom(x, off, scheme.rounding());
@@ -108,8 +113,56 @@ public final class Fp4Tensor {
     private void quantizeFrom(float[] x, int off, Rounding rounding) {
         Objects.requireNonNull(x, "x");
         Objects.checkFromIndexSize(off, rows * cols, x.length);
-        // computeScales rejects non-finite input before it writes a scale or multiplier, so a
-        // rejected input leaves the tensor unchanged.
+        try {
+            if (blockRows == 1 && !scheme.scaleRule().isTwoLevel() && (cols % 2 == 0 || rows == 1)
+                    && QuantKernels.blocksVectorized(0, cols, blockCols)) {
+                quantizeRowPipeline(x, off, rounding);
+            } else {
+                quantizeTwoPass(x, off, rounding);
+            }
+        } catch (IllegalArgumentException e) {
+            // A rejected input must not leave a half-updated tensor that looks valid.
+            Arrays.fill(packed, (byte) 0);
+            Arrays.fill(scales, Float.NaN);
+            tensorScale = 1f;
+            throw e;
+        }
+    }
+
+    /**
+     * Row-local blocks (1 × blockCols): each row's block amax is computed in the same pass that
+     * encodes the previous row (QuantKernels.encodeBlocks), so the input streams from memory once.
+     */
+    private void quantizeRowPipeline(float[] x, int off, Rounding rounding) {
+        ScaleRule rule = scheme.scaleRule();
+        int nbc = blockColCount;
+        for (int j = 0, c0 = 0; j < nbc; j++, c0 += blockCols) {
+            amax[j] = QuantKernels.absMax(x, off + c0, Math.min(blockCols, cols - c0));
+        }
+        tensorScale = 1f;
+        for (int r = 0; r < rows; r++) {
+            int base = r * nbc;
+            boolean nanBlocks = false;
+            for (int j = base; j < base + nbc; j++) {
+                if (!(amax[j] < Float.POSITIVE_INFINITY)) {
+                    if (!rule.nanForNonFinite()) {
+                        throw nonFinite(x, off, rows, cols, scheme);
+                    }
+                    nanBlocks = true;
+                }
+            }
+            blockScales(rule, amax, base, base + nbc, multipliers, scales);
+            boolean last = r + 1 == rows;
+            QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
+                    last ? null : x, off + (r + 1) * cols, amax, base + nbc);
+            if (nanBlocks) {
+                zeroNaNBlocks(r, r);
+            }
+        }
+    }
+
+    /** Any block shape: all block amax first (and the tensor amax NVFP4 needs), then encode. */
+    private void quantizeTwoPass(float[] x, int off, Rounding rounding) {
         tensorScale = computeScales(x, off, rows, cols, scheme, amax, multipliers, scales);
         boolean nanBlocks = hasNaN(scales);
         int lastBlockRow = -1;
@@ -199,11 +252,25 @@ public final class Fp4Tensor {
             }
             return ScaleRule.nvfp4TensorScale(sEnc);
         }
-        for (int b = 0; b < amax.length; b++) {
-            multipliers[b] = rule.multiplier(amax[b]);
-            scalesOut[b] = rule.scale(amax[b]);
-        }
+        blockScales(rule, amax, 0, amax.length, multipliers, scalesOut);
         return 1f;
+    }
+
+    /** Multipliers and scales of blocks [from, to) of a single-level rule from their amax. */
+    private static void blockScales(ScaleRule rule, float[] amax, int from, int to, float[] multipliers,
+            float[] scales) {
+        boolean pow2 = rule.isPowerOfTwoRule();
+        for (int b = from; b < to; b++) {
+            float a = amax[b];
+            if (pow2 && a > 0f && a < Float.POSITIVE_INFINITY) {
+                int k = rule.multiplierExponent(a);
+                multipliers[b] = ScaleRule.pow2(k);
+                scales[b] = ScaleRule.pow2(-k);
+            } else {
+                multipliers[b] = rule.multiplier(a);
+                scales[b] = rule.scale(a);
+            }
+        }
     }
 
     private static IllegalArgumentException nonFinite(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {
@@ -315,6 +382,37 @@ public final class Fp4Tensor {
             QuantKernels.scale(dst, dstOff + c - col0, segEnd - c, scales[base + j]);
             c = segEnd;
         }
+    }
+
+    /**
+     * Writes y = fl(x·m), the scaled values the E2M1 rounding saw in the last quantization of
+     * {@code x[off ..]} (m the block's encode multiplier: 1/scale for the power-of-two rules), to
+     * {@code dst[dstOff ..]} — the input of a gradient estimator such as the DGE. {@code x} must be
+     * the array last passed to {@link #quantizeFrom}; the codes are E2M1_round(y).
+     */
+    public void scaledInput(float[] x, int off, float[] dst, int dstOff) {
+        Objects.checkFromIndexSize(off, rows * cols, x.length);
+        Objects.checkFromIndexSize(dstOff, rows * cols, dst.length);
+        for (int r = 0; r < rows; r++) {
+            int d = dstOff + r * cols;
+            System.arraycopy(x, off + r * cols, dst, d, cols);
+            int base = (r / blockRows) * blockColCount;
+            if (blockCols == 1) {
+                QuantKernels.multiply(dst, d, multipliers, base, cols);
+            } else {
+                for (int j = 0, c0 = 0; j < blockColCount; j++, c0 += blockCols) {
+                    QuantKernels.scale(dst, d + c0, Math.min(blockCols, cols - c0), multipliers[base + j]);
+                }
+            }
+        }
+    }
+
+    /**
+     * As {@link #fakeQuantize(float[], int, int, int, Fp4Scheme)}, drawing stochastic-rounding
+     * variates from the given stream (e.g. the training step); deterministic schemes ignore it.
+     */
+    public static void fakeQuantize(float[] x, int off, int rows, int cols, Fp4Scheme scheme, long stream) {
+        fakeQuantize(x, off, rows, cols, scheme.withRounding(scheme.rounding().withStream(stream)));
     }
 
     /**

@@ -5,6 +5,7 @@ import java.util.Objects;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -19,9 +20,9 @@ import jdk.incubator.vector.VectorSpecies;
  * counter for stochastic rounding, so a tensor's flat row-major index decides its variate.
  *
  * <p>Encoding of a scaled value y = fl(x·m): RNE, HALF_UP and stochastic as in
- * {@link dev.fp4.core.format.E2M1}, except that these kernels never throw: NaN gets magnitude 0
- * with the NaN's sign bit (RNE, stochastic) or +0 (HALF_UP). Callers handle non-finite input
- * before (the quantizers reject it or mark the block NaN).
+ * {@link dev.fp4.core.format.E2M1}, except that these kernels never throw: NaN saturates like
+ * ∞ (magnitude 6 with the NaN's sign bit; +6 for HALF_UP, as the official kernel does). Callers
+ * handle non-finite input before (the quantizers reject it or mark the block NaN).
  */
 public final class QuantKernels {
 
@@ -33,7 +34,10 @@ public final class QuantKernels {
 
     // ---------------------------------------------------------------- absolute maximum
 
-    /** max |x[off+i]| over n elements (0 for n = 0); NaN if any element is NaN, else +∞ if any is infinite. */
+    /**
+     * max |x[off+i]| over n elements (0 for n = 0); the canonical NaN if any element is NaN, else
+     * +∞ if any is infinite.
+     */
     public static float absMax(float[] x, int off, int n) {
         if (!Simd.ENABLED) {
             return absMaxScalar(x, off, n);
@@ -133,16 +137,113 @@ public final class QuantKernels {
         }
     }
 
-    /** RNE code of y (ties to even, saturating, NaN → signed zero code). */
+    // ---------------------------------------------------------------- encode by blocks, fused with the next row's absmax
+
+    /**
+     * Encodes one row of {@code n} elements in blocks of {@code blockCols} (the last may be
+     * partial; {@code blockCols >= n} means one block) with one multiplier per block,
+     * {@code blockMul[bmOff + j]}, writing codes from nibble {@code index}; and, in the same pass,
+     * when {@code next != null}, writes the absolute maximum of each block of the row
+     * {@code next[nextOff, nextOff+n)} to {@code nextAmax[naOff + j]} (canonical NaN if it holds a
+     * NaN). A row-by-row quantizer thus streams each row from memory once, computing its scales
+     * while the previous row is encoded from cache. Equals {@link #encodeBlocksScalar}.
+     */
+    public static void encodeBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
+        if (!Simd.ENABLED || !blocksVectorized(index, n, blockCols) || blocks == 0) {
+            encodeBlocksScalar(x, xOff, n, blockCols, blockMul, bmOff, rounding, dst, index, next, nextOff, nextAmax,
+                    naOff);
+            return;
+        }
+        int bc = Math.min(blockCols, n);
+        switch (rounding.mode()) {
+            case NEAREST_EVEN -> encodeBlocksRneVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index, next,
+                    nextOff, nextAmax, naOff);
+            case HALF_UP -> encodeBlocksHalfUpVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index, next,
+                    nextOff, nextAmax, naOff);
+            case STOCHASTIC -> encodeBlocksStochasticVector(x, xOff, n, bc, blockMul, bmOff, rounding, dst, index,
+                    next, nextOff, nextAmax, naOff);
+        }
+    }
+
+    /**
+     * {@code true} when {@link #encodeBlocks} runs vectorized for these arguments: the row starts
+     * on a byte (even nibble index) and every vector lies inside one block (one block, or blocks a
+     * multiple of the vector length). Otherwise it runs its scalar twin.
+     */
+    public static boolean blocksVectorized(int index, int n, int blockCols) {
+        return Simd.ENABLED && (index & 1) == 0 && (blockCols >= n || blockCols % L == 0);
+    }
+
+    /** Scalar twin of {@link #encodeBlocks}. */
+    public static void encodeBlocksScalar(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
+        for (int j = 0; j < blocks; j++) {
+            int c0 = j * blockCols;
+            int len = Math.min(blockCols, n - c0);
+            encodeScalarConstant(x, xOff + c0, len, blockMul[bmOff + j], rounding, dst, index + c0);
+            if (next != null) {
+                nextAmax[naOff + j] = absMaxScalar(next, nextOff + c0, len);
+            }
+        }
+    }
+
+    private static int checkBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff, byte[] dst,
+            int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        if (blockCols <= 0) {
+            throw new IllegalArgumentException("blockCols must be positive, got " + blockCols);
+        }
+        Objects.checkFromIndexSize(xOff, n, x.length);
+        int blocks = n == 0 ? 0 : (int) (((long) n + blockCols - 1) / blockCols);
+        Objects.checkFromIndexSize(bmOff, blocks, blockMul.length);
+        if (index < 0 || n < 0 || ((long) index + n + 1) / 2 > dst.length) {
+            throw new IndexOutOfBoundsException("nibbles [" + index + ", " + ((long) index + n)
+                    + ") out of bounds for " + dst.length + " bytes");
+        }
+        if (next != null) {
+            Objects.checkFromIndexSize(nextOff, n, next.length);
+            Objects.checkFromIndexSize(naOff, blocks, nextAmax.length);
+        }
+        return blocks;
+    }
+
+    /** Scalar encoding of n elements with one multiplier m. */
+    private static void encodeScalarConstant(float[] x, int xOff, int n, float m, Rounding rounding, byte[] dst,
+            int index) {
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        Rounding.Mode mode = rounding.mode();
+        for (int i = 0; i < n; i++) {
+            float y = x[xOff + i] * m;
+            int c = switch (mode) {
+                case NEAREST_EVEN -> rne(y);
+                case HALF_UP -> halfUp(y);
+                case STOCHASTIC -> stochastic(y, uniform(hash(index + i, k0, k1)));
+            };
+            int j = index + i;
+            int shift = (j & 1) << 2;
+            dst[j >>> 1] = (byte) ((dst[j >>> 1] & ~(0xF << shift)) | c << shift);
+        }
+    }
+
+    /** RNE code of y (ties to even, saturating; NaN saturates like ∞, keeping its sign bit). */
     static int rne(float y) {
         int sign = (Float.floatToRawIntBits(y) >>> 28) & 8;
         float a = Math.abs(y);
+        if (a != a) {
+            return sign | 7;
+        }
         return sign | ((a > 0.25f ? 1 : 0) + (a >= 0.75f ? 1 : 0) + (a > 1.25f ? 1 : 0) + (a >= 1.75f ? 1 : 0)
                 + (a > 2.5f ? 1 : 0) + (a >= 3.5f ? 1 : 0) + (a > 5f ? 1 : 0));
     }
 
-    /** HALF_UP code of y (ties toward +∞, zero always +0, NaN → +0). */
+    /** HALF_UP code of y (ties toward +∞, zero always +0; NaN → +6 as in the official kernel). */
     static int halfUp(float y) {
+        if (y != y) {
+            return 7;
+        }
         int pos = (y >= 0.25f ? 1 : 0) + (y >= 0.75f ? 1 : 0) + (y >= 1.25f ? 1 : 0) + (y >= 1.75f ? 1 : 0)
                 + (y >= 2.5f ? 1 : 0) + (y >= 3.5f ? 1 : 0) + (y >= 5f ? 1 : 0);
         int neg = (y < -0.25f ? 1 : 0) + (y < -0.75f ? 1 : 0) + (y < -1.25f ? 1 : 0) + (y < -1.75f ? 1 : 0)
@@ -154,6 +255,9 @@ public final class QuantKernels {
     static int stochastic(float y, float u) {
         int sign = (Float.floatToRawIntBits(y) >>> 28) & 8;
         float a = Math.abs(y);
+        if (a != a) {
+            a = Float.POSITIVE_INFINITY; // NaN saturates like infinity, keeping its sign bit
+        }
         int m = 0;
         float lo = 0f;
         float inv = 2f;
@@ -320,9 +424,9 @@ public final class QuantKernels {
     private static final int L = F.length();
     /** Bytes of 2L packed codes: L lanes, or 8 when L = 4 (the smallest byte species). */
     private static final VectorSpecies<Byte> BV = L >= 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
-    private static final boolean BYTES_EXACT = BV.length() == L;
-    private static final int[] EVEN = new int[L];
-    private static final int[] ODD = new int[L];
+    /** L codes pack into L/2 bytes, held in a 64-bit byte vector (exactly full when L = 16). */
+    private static final VectorSpecies<Byte> PACK = ByteVector.SPECIES_64;
+    private static final boolean PACK_EXACT = PACK.length() == L / 2;
     private static final int[] INTERLEAVE_LO = new int[L];
     private static final int[] INTERLEAVE_HI = new int[L];
     private static final int[] IOTA = new int[L];
@@ -333,8 +437,6 @@ public final class QuantKernels {
 
     static {
         for (int k = 0; k < L; k++) {
-            EVEN[k] = 2 * k;
-            ODD[k] = 2 * k + 1;
             INTERLEAVE_LO[k] = (k & 1) == 0 ? k / 2 : L + k / 2;
             INTERLEAVE_HI[k] = (k & 1) == 0 ? L / 2 + k / 2 : L + L / 2 + k / 2;
             IOTA[k] = k;
@@ -349,21 +451,27 @@ public final class QuantKernels {
     }
 
     private static float absMaxVector(float[] x, int off, int n) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        // |x| as FP32 bits orders like the values (NaN bits above +inf), so an integer max is
+        // exact and avoids the NaN-aware float max sequence.
+        IntVector acc0 = IntVector.zero(I);
+        IntVector acc1 = IntVector.zero(I);
+        IntVector acc2 = IntVector.zero(I);
+        IntVector acc3 = IntVector.zero(I);
         int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
-            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).abs());
-            acc1 = acc1.max(FloatVector.fromArray(F, x, off + i + L).abs());
+        for (; i + 4 * L <= n; i += 4 * L) {
+            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(0x7FFFFFFF));
+            acc1 = acc1.max(FloatVector.fromArray(F, x, off + i + L).reinterpretAsInts().and(0x7FFFFFFF));
+            acc2 = acc2.max(FloatVector.fromArray(F, x, off + i + 2 * L).reinterpretAsInts().and(0x7FFFFFFF));
+            acc3 = acc3.max(FloatVector.fromArray(F, x, off + i + 3 * L).reinterpretAsInts().and(0x7FFFFFFF));
         }
         for (; i + L <= n; i += L) {
-            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).abs());
+            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(0x7FFFFFFF));
         }
-        float m = acc0.max(acc1).reduceLanes(VectorOperators.MAX);
+        int m = acc0.max(acc1).max(acc2.max(acc3)).reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
-            m = Math.max(m, Math.abs(x[off + i]));
+            m = Math.max(m, Float.floatToRawIntBits(x[off + i]) & 0x7FFFFFFF);
         }
-        return m != m ? Float.NaN : m;
+        return m > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(m);
     }
 
     private static void absMaxIntoVector(float[] x, int off, float[] acc, int accOff, int n) {
@@ -436,40 +544,28 @@ public final class QuantKernels {
 
     private static void encodeRneVector(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
             byte[] dst, int index) {
+
         int i = 0;
         if ((index & 1) != 0 && n > 0) {
             encodeScalar(x, xOff, mul, mulOff, 1, rounding, dst, index);
             i = 1;
         }
-        IntVector even = IntVector.fromArray(I, EVEN, 0);
-        IntVector odd = IntVector.fromArray(I, ODD, 0);
-        VectorMask<Byte> store = BV.indexInRange(0, L);
+        VectorMask<Byte> store = PACK.indexInRange(0, L / 2);
 
-        for (; i + 2 * L <= n; i += 2 * L) {
+        for (; i + L <= n; i += L) {
             FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(FloatVector.fromArray(F, mul, mulOff + i));
-            FloatVector y1 = FloatVector.fromArray(F, x, xOff + i + L).mul(FloatVector.fromArray(F, mul, mulOff + i + L));
 
-            FloatVector ac0 = y0.abs();
-            IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 0.25f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 0.75f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 1.25f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 1.75f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 2.5f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 3.5f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 5f).cast(I));
-            FloatVector ac1 = y1.abs();
-            IntVector c1 = y1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
-            c1 = c1.add(1, ac1.compare(VectorOperators.GT, 0.25f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GE, 0.75f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GT, 1.25f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GE, 1.75f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GT, 2.5f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GE, 3.5f).cast(I));
-            c1 = c1.add(1, ac1.compare(VectorOperators.GT, 5f).cast(I));
-            IntVector packed = even.selectFrom(c0, c1).or(odd.selectFrom(c0, c1).lanewise(VectorOperators.LSHL, 4));
-            ByteVector b = (ByteVector) packed.convertShape(VectorOperators.I2B, BV, 0);
-            if (BYTES_EXACT) {
+            IntVector bc0 = y0.reinterpretAsInts();
+            IntVector mc0 = bc0.and(0x7FFFFFFF);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
+            IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            // Codes 2k and 2k+1 share a 64-bit lane (little-endian): byte = low | (high << 4).
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
                 b.intoArray(dst, (index + i) >>> 1);
             } else {
                 b.intoArray(dst, (index + i) >>> 1, store);
@@ -482,6 +578,7 @@ public final class QuantKernels {
 
     private static void fakeQuantizeRneVector(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
             int n, float tensorScale, Rounding rounding, int index) {
+
         IntVector magA = IntVector.fromArray(I, MAGNITUDE_BITS, 0);
         IntVector magB = IntVector.fromArray(I, MAGNITUDE_BITS, L >= 8 ? 0 : L);
 
@@ -489,21 +586,18 @@ public final class QuantKernels {
         for (; i + L <= n; i += L) {
             FloatVector y0 = FloatVector.fromArray(F, x, off + i).mul(FloatVector.fromArray(F, mul, mulOff + i));
 
-            FloatVector ac0 = y0.abs();
-            IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 0.25f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 0.75f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 1.25f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 1.75f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 2.5f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GE, 3.5f).cast(I));
-            c0 = c0.add(1, ac0.compare(VectorOperators.GT, 5f).cast(I));
-            IntVector m0 = c0.and(7);
+            IntVector bc0 = y0.reinterpretAsInts();
+            IntVector mc0 = bc0.and(0x7FFFFFFF);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
+            IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            IntVector q0 = c0.and(7);
             IntVector bits;
             if (L >= 8) {
-                bits = m0.selectFrom(magA);
+                bits = q0.selectFrom(magA);
             } else {
-                bits = m0.selectFrom(magA, magB);
+                bits = q0.selectFrom(magA, magB);
             }
             bits = bits.or(c0.and(8).lanewise(VectorOperators.LSHL, 28));
             bits.reinterpretAsFloats().mul(FloatVector.fromArray(F, scl, sclOff + i)).mul(tensorScale)
@@ -516,18 +610,16 @@ public final class QuantKernels {
 
     private static void encodeHalfUpVector(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
             byte[] dst, int index) {
+
         int i = 0;
         if ((index & 1) != 0 && n > 0) {
             encodeScalar(x, xOff, mul, mulOff, 1, rounding, dst, index);
             i = 1;
         }
-        IntVector even = IntVector.fromArray(I, EVEN, 0);
-        IntVector odd = IntVector.fromArray(I, ODD, 0);
-        VectorMask<Byte> store = BV.indexInRange(0, L);
+        VectorMask<Byte> store = PACK.indexInRange(0, L / 2);
 
-        for (; i + 2 * L <= n; i += 2 * L) {
+        for (; i + L <= n; i += L) {
             FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(FloatVector.fromArray(F, mul, mulOff + i));
-            FloatVector y1 = FloatVector.fromArray(F, x, xOff + i + L).mul(FloatVector.fromArray(F, mul, mulOff + i + L));
 
             IntVector c0 = IntVector.zero(I);
             c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
@@ -545,25 +637,12 @@ public final class QuantKernels {
             c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
             c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
             c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
-            IntVector c1 = IntVector.zero(I);
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 0.25f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -0.25f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 0.75f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -0.75f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 1.25f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -1.25f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 1.75f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -1.75f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 2.5f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -2.5f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 3.5f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -3.5f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.GE, 5f).cast(I));
-            c1 = c1.add(1, y1.compare(VectorOperators.LT, -5f).cast(I));
-            c1 = c1.lanewise(VectorOperators.OR, 8, y1.compare(VectorOperators.LT, -0.25f).cast(I));
-            IntVector packed = even.selectFrom(c0, c1).or(odd.selectFrom(c0, c1).lanewise(VectorOperators.LSHL, 4));
-            ByteVector b = (ByteVector) packed.convertShape(VectorOperators.I2B, BV, 0);
-            if (BYTES_EXACT) {
+            c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+            // Codes 2k and 2k+1 share a 64-bit lane (little-endian): byte = low | (high << 4).
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
                 b.intoArray(dst, (index + i) >>> 1);
             } else {
                 b.intoArray(dst, (index + i) >>> 1, store);
@@ -576,6 +655,7 @@ public final class QuantKernels {
 
     private static void fakeQuantizeHalfUpVector(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
             int n, float tensorScale, Rounding rounding, int index) {
+
         IntVector magA = IntVector.fromArray(I, MAGNITUDE_BITS, 0);
         IntVector magB = IntVector.fromArray(I, MAGNITUDE_BITS, L >= 8 ? 0 : L);
 
@@ -599,12 +679,13 @@ public final class QuantKernels {
             c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
             c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
             c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
-            IntVector m0 = c0.and(7);
+            c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+            IntVector q0 = c0.and(7);
             IntVector bits;
             if (L >= 8) {
-                bits = m0.selectFrom(magA);
+                bits = q0.selectFrom(magA);
             } else {
-                bits = m0.selectFrom(magA, magB);
+                bits = q0.selectFrom(magA, magB);
             }
             bits = bits.or(c0.and(8).lanewise(VectorOperators.LSHL, 28));
             bits.reinterpretAsFloats().mul(FloatVector.fromArray(F, scl, sclOff + i)).mul(tensorScale)
@@ -624,15 +705,11 @@ public final class QuantKernels {
             encodeScalar(x, xOff, mul, mulOff, 1, rounding, dst, index);
             i = 1;
         }
-        IntVector even = IntVector.fromArray(I, EVEN, 0);
-        IntVector odd = IntVector.fromArray(I, ODD, 0);
-        VectorMask<Byte> store = BV.indexInRange(0, L);
+        VectorMask<Byte> store = PACK.indexInRange(0, L / 2);
         IntVector iota = IntVector.fromArray(I, IOTA, 0);
-        for (; i + 2 * L <= n; i += 2 * L) {
+        for (; i + L <= n; i += L) {
             FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(FloatVector.fromArray(F, mul, mulOff + i));
-            FloatVector y1 = FloatVector.fromArray(F, x, xOff + i + L).mul(FloatVector.fromArray(F, mul, mulOff + i + L));
             IntVector idx0 = iota.add(index + i);
-            IntVector idx1 = iota.add(index + i + L);
             IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
             hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
             hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
@@ -642,6 +719,7 @@ public final class QuantKernels {
             hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
             FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
             FloatVector ac0 = y0.abs();
+            ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
             IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
             FloatVector loc0 = FloatVector.zero(F);
             FloatVector invc0 = FloatVector.broadcast(F, 2f);
@@ -671,47 +749,11 @@ public final class QuantKernels {
             loc0 = loc0.blend(6f, gc0);
             invc0 = invc0.blend(0f, gc0);
             c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
-            IntVector hc1 = idx1.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
-            hc1 = hc1.lanewise(VectorOperators.XOR, hc1.lanewise(VectorOperators.LSHR, 16));
-            FloatVector uc1 = ((FloatVector) hc1.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
-            FloatVector ac1 = y1.abs();
-            IntVector c1 = y1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
-            FloatVector loc1 = FloatVector.zero(F);
-            FloatVector invc1 = FloatVector.broadcast(F, 2f);
-            VectorMask<Float> gc1;
-            gc1 = ac1.compare(VectorOperators.GE, 0.5f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(0.5f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 1f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(1f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 1.5f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(1.5f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 2f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(2f, gc1);
-            invc1 = invc1.blend(1f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 3f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(3f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 4f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(4f, gc1);
-            invc1 = invc1.blend(0.5f, gc1);
-            gc1 = ac1.compare(VectorOperators.GE, 6f);
-            c1 = c1.add(1, gc1.cast(I));
-            loc1 = loc1.blend(6f, gc1);
-            invc1 = invc1.blend(0f, gc1);
-            c1 = c1.add(1, uc1.compare(VectorOperators.LT, ac1.sub(loc1).mul(invc1)).cast(I));
-            IntVector packed = even.selectFrom(c0, c1).or(odd.selectFrom(c0, c1).lanewise(VectorOperators.LSHL, 4));
-            ByteVector b = (ByteVector) packed.convertShape(VectorOperators.I2B, BV, 0);
-            if (BYTES_EXACT) {
+            // Codes 2k and 2k+1 share a 64-bit lane (little-endian): byte = low | (high << 4).
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
                 b.intoArray(dst, (index + i) >>> 1);
             } else {
                 b.intoArray(dst, (index + i) >>> 1, store);
@@ -742,6 +784,7 @@ public final class QuantKernels {
             hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
             FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
             FloatVector ac0 = y0.abs();
+            ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
             IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
             FloatVector loc0 = FloatVector.zero(F);
             FloatVector invc0 = FloatVector.broadcast(F, 2f);
@@ -771,12 +814,12 @@ public final class QuantKernels {
             loc0 = loc0.blend(6f, gc0);
             invc0 = invc0.blend(0f, gc0);
             c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
-            IntVector m0 = c0.and(7);
+            IntVector q0 = c0.and(7);
             IntVector bits;
             if (L >= 8) {
-                bits = m0.selectFrom(magA);
+                bits = q0.selectFrom(magA);
             } else {
-                bits = m0.selectFrom(magA, magB);
+                bits = q0.selectFrom(magA, magB);
             }
             bits = bits.or(c0.and(8).lanewise(VectorOperators.LSHL, 28));
             bits.reinterpretAsFloats().mul(FloatVector.fromArray(F, scl, sclOff + i)).mul(tensorScale)
@@ -784,6 +827,217 @@ public final class QuantKernels {
         }
         if (i < n) {
             fakeQuantizeScalar(x, off + i, mul, mulOff + i, scl, sclOff + i, n - i, tensorScale, rounding, index + i);
+        }
+    }
+
+    private static void encodeBlocksRneVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+            IntVector bc0 = y0.reinterpretAsInts();
+            IntVector mc0 = bc0.and(0x7FFFFFFF);
+            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
+            IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+        }
+    }
+
+    private static void encodeBlocksHalfUpVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+            IntVector c0 = IntVector.zero(I);
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.25f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.75f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 2.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -2.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 3.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -3.5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
+            c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
+            c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+            c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+        }
+    }
+
+    private static void encodeBlocksStochasticVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+            Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
+        int k0 = rounding.key0();
+        int k1 = rounding.key1();
+        IntVector iota = IntVector.fromArray(I, IOTA, 0);
+        boolean withNext = next != null;
+        int block = 0;
+        int inBlock = 0;
+        float m = blockMul[bmOff];
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            if (withNext) {
+                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+            }
+            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+            IntVector idx0 = iota.add(index + i);
+            IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
+            FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
+            FloatVector ac0 = y0.abs();
+            ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
+            IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
+            FloatVector loc0 = FloatVector.zero(F);
+            FloatVector invc0 = FloatVector.broadcast(F, 2f);
+            VectorMask<Float> gc0;
+            gc0 = ac0.compare(VectorOperators.GE, 0.5f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(0.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 1f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(1f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 1.5f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(1.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 2f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(2f, gc0);
+            invc0 = invc0.blend(1f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 3f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(3f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 4f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(4f, gc0);
+            invc0 = invc0.blend(0.5f, gc0);
+            gc0 = ac0.compare(VectorOperators.GE, 6f);
+            c0 = c0.add(1, gc0.cast(I));
+            loc0 = loc0.blend(6f, gc0);
+            invc0 = invc0.blend(0f, gc0);
+            c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
+            LongVector pair = c0.reinterpretAsLongs();
+            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                    .convertShape(VectorOperators.L2B, PACK, 0);
+            if (PACK_EXACT) {
+                b.intoArray(dst, (index + i) >>> 1);
+            } else {
+                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+            }
+            inBlock += L;
+            if (inBlock == blockCols) {
+                if (withNext) {
+                    int a = acc.reduceLanes(VectorOperators.MAX);
+                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
+                    acc = IntVector.zero(I);
+                }
+                block++;
+                inBlock = 0;
+                if (i + L < n) {
+                    m = blockMul[bmOff + block];
+                }
+            }
+        }
+        if (i < n) {
+            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
+        }
+        if (withNext && (inBlock != 0 || i < n)) {
+            int a = acc.reduceLanes(VectorOperators.MAX);
+            for (int j = i; j < n; j++) {
+                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            }
+            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
         }
     }
 }

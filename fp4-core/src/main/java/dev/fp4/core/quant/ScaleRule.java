@@ -82,7 +82,7 @@ public enum ScaleRule {
         if (this == EXACT) {
             return amax / 6f;
         }
-        return Math.scalb(1f, -exponentOfMultiplier(amax));
+        return pow2(-exponentOfMultiplier(amax));
     }
 
     /**
@@ -100,7 +100,7 @@ public enum ScaleRule {
         if (this == EXACT) {
             return Math.min(6f / amax, Float.MAX_VALUE);
         }
-        return Math.scalb(1f, exponentOfMultiplier(amax));
+        return pow2(exponentOfMultiplier(amax));
     }
 
     private void check(float amax) {
@@ -143,13 +143,41 @@ public enum ScaleRule {
         return (31 - Integer.numberOfLeadingZeros(bits)) - 149;
     }
 
+    /** The 23 fraction bits of a's significand M (a = M·2^E, 1 ≤ M &lt; 2), subnormals normalised. */
+    private static int fractionBits(float a) {
+        int bits = Float.floatToRawIntBits(a);
+        int mant = bits & 0x7FFFFF;
+        if ((bits >>> 23) != 0) {
+            return mant;
+        }
+        return (mant << (Integer.numberOfLeadingZeros(mant) - 8)) & 0x7FFFFF;
+    }
+
     /** {@code true} when a = M·2^E with M &gt; 1.5. */
     private static boolean significandAbove1p5(float a) {
-        return Math.scalb(a, -floorLog2(a)) > 1.5f;
+        return fractionBits(a) > 0x400000;
     }
 
     private static boolean isPowerOfTwo(float a) {
-        return Math.scalb(a, -floorLog2(a)) == 1f;
+        return fractionBits(a) == 0;
+    }
+
+    /** {@code true} for the rules whose multiplier and scale are reciprocal powers of two. */
+    boolean isPowerOfTwoRule() {
+        return this != EXACT && this != NVFP4;
+    }
+
+    /**
+     * For a power-of-two rule and finite amax &gt; 0: k with m = 2^k and s = 2^−k
+     * (−127 ≤ k ≤ 127).
+     */
+    int multiplierExponent(float amax) {
+        return exponentOfMultiplier(amax);
+    }
+
+    /** 2^k for −127 ≤ k ≤ 127, from the bits. */
+    static float pow2(int k) {
+        return k >= -126 ? Float.intBitsToFloat((k + 127) << 23) : Math.scalb(1f, k);
     }
 
     /** The release's sf exponent ⌊bf16(log2(bf16(6·bf16(1/amax))))⌋, clamped to −126..127. */

@@ -211,15 +211,24 @@ class Fp4TensorTest {
             assertThrows(IllegalArgumentException.class, () -> Fp4Tensor.fakeQuantize(copy, 0, 4, 7, s));
             assertBitsEqual(x, copy, "fakeQuantize leaves rejected input unchanged");
         }
-        // A rejected re-quantization leaves the tensor as it was.
-        float[] ok = new float[28];
-        ok[3] = 2f;
-        Fp4Tensor t = Fp4Tensor.quantize(ok, 4, 7, Fp4Scheme.perRow());
-        byte[] before = t.packed();
-        float[] scalesBefore = t.scales();
-        assertThrows(IllegalArgumentException.class, () -> t.quantizeFrom(x, 0));
-        assertArrayEquals(before, t.packed());
-        assertArrayEquals(scalesBefore, t.scales());
+        // A rejected re-quantization leaves the tensor decoding to NaN (never half-updated data),
+        // for the row pipeline (even cols) and the two-pass path (odd cols, per tensor) alike.
+        for (Fp4Scheme s : List.of(Fp4Scheme.perRow(), Fp4Scheme.perTensor(), Fp4Scheme.nvfp4())) {
+            for (int cols : new int[] {7, 32}) {
+                float[] ok = new float[4 * cols];
+                ok[3] = 2f;
+                float[] bad = ok.clone();
+                bad[2 * cols + 5] = Float.NaN;
+                Fp4Tensor t = Fp4Tensor.quantize(ok, 4, cols, s);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.quantizeFrom(bad, 0));
+                assertTrue(e.getMessage().contains("row 2, col 5"), e.getMessage());
+                for (float v : t.dequantize()) {
+                    assertTrue(Float.isNaN(v), s.name());
+                }
+                t.quantizeFrom(ok, 0);
+                assertEquals(2f, t.dequantize()[3]);
+            }
+        }
     }
 
     @Test
@@ -366,6 +375,36 @@ class Fp4TensorTest {
                 }
             }
         }
+    }
+
+    @ParameterizedTest
+    @MethodSource("schemeStream")
+    void scaledInputIsWhatTheRoundingSaw(Fp4Scheme s) {
+        SplittableRandom rnd = new SplittableRandom(13);
+        int rows = 9;
+        int cols = 50;
+        float[] x = randomMatrix(rnd, rows * cols);
+        Fp4Tensor t = Fp4Tensor.quantize(x, rows, cols, s);
+        float[] y = new float[rows * cols];
+        t.scaledInput(x, 0, y, 0);
+        Rounding r = s.rounding();
+        for (int i = 0; i < y.length; i++) {
+            int want = switch (r.mode()) {
+                case NEAREST_EVEN -> E2M1.encode(y[i]);
+                case HALF_UP -> E2M1.encodeHalfUp(y[i]);
+                case STOCHASTIC -> E2M1.encodeStochastic(y[i], r.uniform(i));
+            };
+            assertEquals(want, t.code(i / cols, i % cols), s + " element " + i);
+            if (s.scaleRule() != ScaleRule.EXACT && !s.scaleRule().isTwoLevel()) {
+                assertEquals(x[i] / t.scale(i / cols, i % cols), y[i], 0f); // m = 1/s exactly
+            }
+        }
+        // The stream overload of fakeQuantize equals the scheme with that stream.
+        float[] a = x.clone();
+        float[] b = x.clone();
+        Fp4Tensor.fakeQuantize(a, 0, rows, cols, s, 9);
+        Fp4Tensor.fakeQuantize(b, 0, rows, cols, s.withRounding(s.rounding().withStream(9)));
+        assertBitsEqual(b, a, s.name());
     }
 
     @Test

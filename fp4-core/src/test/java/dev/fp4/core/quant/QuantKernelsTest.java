@@ -155,6 +155,37 @@ class QuantKernelsTest {
     }
 
     @Test
+    void encodeBlocksEqualsScalar() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        for (Rounding r : ROUNDINGS) {
+            for (int n : LENGTHS) {
+                for (int blockCols : new int[] {16, 32, 64, 5, 1, 1000}) {
+                    for (int rep = 0; rep < 3; rep++) {
+                        float[] x = data(rnd, n + 3, true);
+                        float[] next = data(rnd, n + 2, rep == 0);
+                        int blocks = n == 0 ? 0 : (n + blockCols - 1) / blockCols;
+                        float[] bm = multipliers(rnd, blocks + 1);
+                        int index = 2 * rnd.nextInt(0, 100) + (rep == 2 ? 1 : 0); // odd start: scalar path
+                        byte[] a = new byte[(index + n) / 2 + 2];
+                        rnd.nextBytes(a);
+                        byte[] b = a.clone();
+                        float[] amaxA = new float[blocks + 2];
+                        float[] amaxB = new float[blocks + 2];
+                        boolean withNext = rep != 1;
+                        QuantKernels.encodeBlocks(x, 3, n, blockCols, bm, 1, r, a, index, withNext ? next : null, 2,
+                                amaxA, 1);
+                        QuantKernels.encodeBlocksScalar(x, 3, n, blockCols, bm, 1, r, b, index,
+                                withNext ? next : null, 2, amaxB, 1);
+                        String what = r + " n " + n + " blockCols " + blockCols + " index " + index;
+                        assertArrayEquals(b, a, what);
+                        assertBits(amaxB, amaxA, what);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void decodeEqualsScalar() {
         SplittableRandom rnd = new SplittableRandom(4);
         for (int n : LENGTHS) {
@@ -249,6 +280,12 @@ class QuantKernelsTest {
             System.arraycopy(x, 0, fb, 0, n);
             QuantKernels.fakeQuantize(fa, 0, m, 0, s, 0, len, 1f, r, index);
             QuantKernels.fakeQuantizeScalar(fb, 0, m, 0, s, 0, len, 1f, r, index);
+            QuantKernels.encodeBlocks(x, 0, 192, 32, s, 0, r, a, 2 * index, m, 1, fa, 0);
+            QuantKernels.encodeBlocksScalar(x, 0, 192, 32, s, 0, r, b, 2 * index, m, 1, fb, 0);
+            if (iter % 50 == 0 || iter > 5990) {
+                assertArrayEquals(b, a, "encodeBlocks iteration " + iter);
+                assertBits(java.util.Arrays.copyOf(fb, 6), java.util.Arrays.copyOf(fa, 6), "encodeBlocks amax " + iter);
+            }
             float ma = QuantKernels.absMax(x, index, len);
             float mb = QuantKernels.absMaxScalar(x, index, len);
             if (iter % 50 == 0 || iter > 5990) {

@@ -1,27 +1,42 @@
 package dev.fp4.nn.recipe;
 
+import dev.fp4.core.quant.RandomHadamard;
 import java.util.Objects;
 
 /**
  * The formats of the two operands of one GeMM C = A·Bᵀ in the layout where both operands are
- * [·, K] with K the reduction dimension:
+ * [·, K] with K the reduction dimension (the layout in which the operands are quantized, so row
+ * and 1×b block scales never straddle two reduction indices of one output):
  * <ul>
- *   <li>forward Y = X·Ŵᵀ: a = X [tokens, in], b = W [out, in];
+ *   <li>forward Y = X̂·Ŵᵀ: a = X [tokens, in], b = W [out, in] (per-row scales: per token, per
+ *       output channel);
  *   <li>data gradient dX = dY·Ŵ: a = dY [tokens, out], b = Ŵᵀ [in, out];
  *   <li>weight gradient dŴ = dYᵀ·X̂: a = dYᵀ [out, tokens], b = X̂ᵀ [in, tokens].
  * </ul>
+ * Optionally both operands pass through the same {@link RandomHadamard} transform along K before
+ * they are quantized (NVIDIA's NVFP4 recipe does this for the weight gradient). The rotation M is
+ * orthogonal, so (A·Mᵀ)(B·Mᵀ)ᵀ = A·Bᵀ: only the quantization error changes. When K is not a
+ * multiple of the transform size, the last K mod size indices are left as they are (the rotation
+ * is then block-diagonal with an identity block, still orthogonal). Layers accept a Hadamard only
+ * on the two backward GeMMs, whose results come out in the original basis.
  *
- * @param a the left operand's format
- * @param b the right operand's format
+ * @param a        the left operand's format
+ * @param b        the right operand's format
+ * @param hadamard the transform along K of both operands before quantization, or null for none
  */
-public record GemmPrecision(OperandFormat a, OperandFormat b) {
+public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard hadamard) {
     /** Both operands FP32. */
     public static final GemmPrecision FP32 = new GemmPrecision(OperandFormat.FP32, OperandFormat.FP32);
 
-    /** Checks for null. */
+    /** Checks for null formats. */
     public GemmPrecision {
         Objects.requireNonNull(a, "a");
         Objects.requireNonNull(b, "b");
+    }
+
+    /** Operands in formats a and b, no transform. */
+    public GemmPrecision(OperandFormat a, OperandFormat b) {
+        this(a, b, null);
     }
 
     /** Both operands in the same format. */
@@ -29,13 +44,18 @@ public record GemmPrecision(OperandFormat a, OperandFormat b) {
         return new GemmPrecision(f, f);
     }
 
-    /** Whether both operands are FP32. */
+    /** A copy whose operands are rotated by {@code h} along K before quantization. */
+    public GemmPrecision withHadamard(RandomHadamard h) {
+        return new GemmPrecision(a, b, Objects.requireNonNull(h, "hadamard"));
+    }
+
+    /** Whether both operands are FP32 and untransformed (layers then multiply the raw operands). */
     public boolean isIdentity() {
-        return a.isIdentity() && b.isIdentity();
+        return a.isIdentity() && b.isIdentity() && hadamard == null;
     }
 
     @Override
     public String toString() {
-        return a.name() + "x" + b.name();
+        return a.name() + " x " + b.name() + (hadamard == null ? "" : " (hadamard " + hadamard.size() + ")");
     }
 }

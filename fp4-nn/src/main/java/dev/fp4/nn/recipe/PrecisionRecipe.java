@@ -1,6 +1,7 @@
 package dev.fp4.nn.recipe;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,12 +16,18 @@ import java.util.function.Supplier;
  * {@link LinearPrecision} of its three GeMMs, plus an optional target-precision schedule that
  * switches to another recipe for the last fraction of the training steps.
  *
- * <p>Built-in recipes come from {@link #byName(String)}; custom ones from {@link #builder(String)}:
+ * <p>Built-in recipes come from {@link #byName(String)} (names in {@link #names()}, definitions in
+ * {@link Recipes}); custom ones from {@link #builder(String)}, for example FP4 feed-forward layers
+ * with the DGE and BF16 elsewhere, switching to BF16 for the last 5% of the steps:
  * <pre>{@code
- * PrecisionRecipe r = PrecisionRecipe.builder("ffn-bf16")
- *         .defaults(LinearPrecision.FP32)
- *         .feedForward(LinearPrecision.uniform(myBf16Format))
- *         .targetPrecision(PrecisionRecipe.FP32, 0.1)
+ * OperandFormat fp4 = OperandFormat.fp4(Fp4Scheme.perRow());
+ * LinearPrecision ffn = new LinearPrecision(GemmPrecision.both(fp4),
+ *         GemmPrecision.both(OperandFormat.E4M3), GemmPrecision.both(OperandFormat.E4M3),
+ *         WeightGradientEstimator.dge());
+ * PrecisionRecipe r = PrecisionRecipe.builder("ffn-fp4")
+ *         .defaults(LinearPrecision.uniform(OperandFormat.BF16))
+ *         .feedForward(ffn)
+ *         .targetPrecision(PrecisionRecipe.byName("bf16"), 0.05)
  *         .build();
  * }</pre>
  * Rules apply in the order they were added; the last one that matches a layer wins.
@@ -29,10 +36,20 @@ public final class PrecisionRecipe {
     /** All GeMMs in FP32. */
     public static final PrecisionRecipe FP32 = builder("fp32").build();
 
-    private static final Map<String, Supplier<PrecisionRecipe>> BUILT_IN = new LinkedHashMap<>();
+    /** The built-in recipes by name, built on first use (a holder, so FP32 exists before them). */
+    private static final class BuiltIn {
+        static final Map<String, PrecisionRecipe> RECIPES;
 
-    static {
-        BUILT_IN.put("fp32", () -> FP32);
+        static {
+            Map<String, PrecisionRecipe> m = new LinkedHashMap<>();
+            for (Supplier<PrecisionRecipe> s : List.<Supplier<PrecisionRecipe>>of(Recipes::fp32, Recipes::bf16,
+                    Recipes::fp8, Recipes::fp4Direct, Recipes::fp4DgeOcc, Recipes::fp4DgeOccOfficial,
+                    Recipes::fp4Modulewise, Recipes::nvfp4, Recipes::mxfp4)) {
+                PrecisionRecipe r = s.get();
+                m.put(r.name(), r);
+            }
+            RECIPES = Collections.unmodifiableMap(m);
+        }
     }
 
     private final String name;
@@ -94,7 +111,7 @@ public final class PrecisionRecipe {
 
     /** Names accepted by {@link #byName(String)}, in a fixed order. */
     public static List<String> names() {
-        return List.copyOf(BUILT_IN.keySet());
+        return List.copyOf(BuiltIn.RECIPES.keySet());
     }
 
     /**
@@ -103,12 +120,12 @@ public final class PrecisionRecipe {
      * @throws IllegalArgumentException for an unknown name, listing the valid ones
      */
     public static PrecisionRecipe byName(String name) {
-        Supplier<PrecisionRecipe> s = name == null ? null : BUILT_IN.get(name.trim());
-        if (s == null) {
+        PrecisionRecipe r = name == null ? null : BuiltIn.RECIPES.get(name.trim());
+        if (r == null) {
             throw new IllegalArgumentException("unknown precision recipe '" + name + "'; valid recipes: "
                     + String.join(", ", names()));
         }
-        return s.get();
+        return r;
     }
 
     /** A builder for a custom recipe named {@code name} (all FP32 until rules say otherwise). */

@@ -1,5 +1,6 @@
 package dev.fp4.nn.recipe;
 
+import dev.fp4.core.quant.DifferentiableGradientEstimator;
 import java.util.Objects;
 
 /**
@@ -9,6 +10,21 @@ import java.util.Objects;
 public interface WeightGradientEstimator {
     /** Straight-through: f' = 1, dL/dW = dL/dŴ. */
     WeightGradientEstimator STE = of("ste", x -> 1f, true);
+
+    /**
+     * The Differentiable Gradient Estimator of Wang et al. (2025) with k = 5 and the official
+     * clip 3 ({@link DifferentiableGradientEstimator}), named {@code dge(k=5)}.
+     */
+    static WeightGradientEstimator dge() {
+        return dge(DifferentiableGradientEstimator.DEFAULT_K);
+    }
+
+    /** The DGE with sharpness {@code k} (≥ 1; the paper ablates 3, 5, 10) and the official clip 3. */
+    static WeightGradientEstimator dge(float k) {
+        DifferentiableGradientEstimator d = new DifferentiableGradientEstimator(k, DifferentiableGradientEstimator.DEFAULT_CLIP);
+        String kName = k == Math.rint(k) ? Integer.toString((int) k) : Float.toString(k);
+        return of("dge(k=" + kName + ")", d::derivative);
+    }
 
     /** A name for logs and recipe descriptions, e.g. {@code ste} or {@code dge(k=5)}. */
     String name();

@@ -1,0 +1,151 @@
+package dev.fp4.core.quant;
+
+import dev.fp4.core.simd.Simd;
+import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * FP8 fake quantization (quantize and dequantize in place) with power-of-two scales, for the FP8
+ * GeMMs of the precision recipes (FP8-LM style: E4M3 operands, E5M2 optional for gradients).
+ *
+ * <p>Scale: sf = 2^e, the largest power of two with amax·sf ≤ max of the format (448 or 57344),
+ * computed exactly from amax's bits (exponent capped at 127); amax = 0 gives sf = 1. Then
+ * x̂ = fp8(x·sf)·(1/sf) with fp8 the round-to-nearest-even, saturating conversion. Both products
+ * are exact (powers of two; the only values that could lose bits in x·sf lie far below the
+ * format's smallest subnormal and round to zero either way), so x̂ is x rounded once to the
+ * scaled FP8 grid. The returned scale is the decode scale s = 1/sf (x̂ = fp8 value · s).
+ *
+ * <p>Non-finite input is rejected with an {@link IllegalArgumentException} naming the first
+ * non-finite element; the input is then unchanged.
+ */
+public final class Fp8Quantizer {
+
+    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final int L = F.length();
+
+    private Fp8Quantizer() {
+    }
+
+    /**
+     * Fake-quantizes {@code x[off, off+len)} to FP8 with one power-of-two scale.
+     *
+     * @return the decode scale s = 1/sf
+     * @throws IllegalArgumentException if an element is NaN or infinite (naming its index)
+     */
+    public static float fakeQuantize(float[] x, int off, int len, Fp8Format format) {
+        Objects.requireNonNull(format, "format");
+        Objects.checkFromIndexSize(off, len, x.length);
+        float amax = QuantKernels.absMax(x, off, len);
+        if (!(amax < Float.POSITIVE_INFINITY)) {
+            int i = QuantKernels.firstNonFinite(x, off, len);
+            throw new IllegalArgumentException("non-finite value " + x[off + i] + " at index " + i
+                    + ": FP8 fake quantization accepts only finite input");
+        }
+        int e = scaleExponent(amax, format);
+        float sf = Math.scalb(1f, e);
+        float s = Math.scalb(1f, -e);
+        roundScaled(x, off, len, sf, s, format);
+        return s;
+    }
+
+    /**
+     * Fake-quantizes each row of the row-major [rows, cols] matrix at {@code x[off ..]} with its own
+     * power-of-two scale, writing the decode scales to {@code scales[scalesOff, scalesOff+rows)}.
+     * All rows are checked before any is changed.
+     *
+     * @throws IllegalArgumentException on non-finite input, naming (row, col)
+     */
+    public static void fakeQuantizeRows(float[] x, int off, int rows, int cols, Fp8Format format, float[] scales,
+            int scalesOff) {
+        Objects.requireNonNull(format, "format");
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("shape must be >= 0, got [" + rows + ", " + cols + "]");
+        }
+        Objects.checkFromIndexSize(off, Math.multiplyExact(rows, cols), x.length);
+        Objects.checkFromIndexSize(scalesOff, rows, scales.length);
+        for (int r = 0; r < rows; r++) {
+            float amax = QuantKernels.absMax(x, off + r * cols, cols);
+            if (!(amax < Float.POSITIVE_INFINITY)) {
+                int c = QuantKernels.firstNonFinite(x, off + r * cols, cols);
+                throw new IllegalArgumentException("non-finite value " + x[off + r * cols + c] + " at (row " + r
+                        + ", col " + c + "): FP8 fake quantization accepts only finite input");
+            }
+            scales[scalesOff + r] = amax;
+        }
+        for (int r = 0; r < rows; r++) {
+            int e = scaleExponent(scales[scalesOff + r], format);
+            float s = Math.scalb(1f, -e);
+            roundScaled(x, off + r * cols, cols, Math.scalb(1f, e), s, format);
+            scales[scalesOff + r] = s;
+        }
+    }
+
+    /** As {@link #fakeQuantizeRows(float[], int, int, int, Fp8Format, float[], int)}, returning new scales. */
+    public static float[] fakeQuantizeRows(float[] x, int off, int rows, int cols, Fp8Format format) {
+        float[] scales = new float[rows];
+        fakeQuantizeRows(x, off, rows, cols, format, scales, 0);
+        return scales;
+    }
+
+    /** The exponent e of sf = 2^e: the largest with amax·2^e ≤ max (max = 1.75·2^k for both formats). */
+    static int scaleExponent(float amax, Fp8Format format) {
+        if (amax == 0f) {
+            return 0;
+        }
+        int top = Math.getExponent(format.max()); // 8 or 15; max = 1.75 * 2^top
+        int e = ScaleRule.floorLog2(amax);
+        float m = Math.scalb(amax, -e);
+        return Math.min(m <= 1.75f ? top - e : top - 1 - e, 127);
+    }
+
+    /**
+     * x[off+i] = fp8(x[off+i]·sf)·s for i &lt; len (vector kernel). fp8 is nearest-even with
+     * saturation; NaN gives the canonical NaN.
+     */
+    public static void roundScaled(float[] x, int off, int len, float sf, float s, Fp8Format format) {
+        Objects.checkFromIndexSize(off, len, x.length);
+        if (!Simd.ENABLED) {
+            roundScaledScalar(x, off, len, sf, s, format);
+            return;
+        }
+        int shift = 23 - format.mantissaBits();
+        int half = (1 << (shift - 1)) - 1;
+        int keep = -(1 << shift);
+        float minNormal = Math.scalb(1f, format.minExponent());
+        // Adding C = 2^(emin - m + 23) puts |y| < 2^emin where the FP32 ulp is the format's
+        // subnormal quantum: the hardware's nearest-even addition rounds it, the subtraction is exact.
+        float c = Math.scalb(1f, format.minExponent() - format.mantissaBits() + 23);
+        float max = format.max();
+        int i = 0;
+        for (; i + L <= len; i += L) {
+            FloatVector y = FloatVector.fromArray(F, x, off + i).mul(sf);
+            IntVector bits = y.reinterpretAsInts();
+            IntVector sign = bits.and(0x80000000);
+            IntVector mag = bits.and(0x7FFFFFFF);
+            IntVector normal = mag.add(mag.lanewise(VectorOperators.LSHR, shift).and(1)).add(half).and(keep);
+            FloatVector a = mag.reinterpretAsFloats();
+            FloatVector sub = a.add(c).sub(c);
+            VectorMask<Float> small = a.compare(VectorOperators.LT, minNormal);
+            FloatVector r = normal.reinterpretAsFloats().blend(sub, small).min(max);
+            FloatVector out = r.reinterpretAsInts().or(sign).reinterpretAsFloats().mul(s);
+            out = out.blend(Float.NaN, y.test(VectorOperators.IS_NAN));
+            out.intoArray(x, off + i);
+        }
+        if (i < len) {
+            roundScaledScalar(x, off + i, len - i, sf, s, format);
+        }
+    }
+
+    /** Scalar twin of {@link #roundScaled}, through the format's reference conversion. */
+    public static void roundScaledScalar(float[] x, int off, int len, float sf, float s, Fp8Format format) {
+        Objects.checkFromIndexSize(off, len, x.length);
+        for (int i = 0; i < len; i++) {
+            float q = format.round(x[off + i] * sf);
+            x[off + i] = q != q ? Float.NaN : q * s;
+        }
+    }
+}

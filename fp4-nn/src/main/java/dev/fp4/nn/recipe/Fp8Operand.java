@@ -1,0 +1,93 @@
+package dev.fp4.nn.recipe;
+
+import dev.fp4.core.format.E4M3;
+import dev.fp4.core.format.E5M2;
+
+/**
+ * {@link OperandFormat#E4M3} and {@link OperandFormat#E5M2}: FP8 fake quantization with one
+ * power-of-two scale per operand (per tensor), the FP8-LM / Transformer Engine scheme.
+ *
+ * <p>sf = 2^e, the largest power of two with amax·sf ≤ max (448 or 57344), e capped at 127;
+ * amax = 0 gives sf = 1. Then x̂ = fp8(x·sf)·2^−e with fp8 the nearest-even, saturating conversion
+ * of fp4-core ({@link E4M3#round}, {@link E5M2#round}). Multiplying by a power of two is exact
+ * except where x·sf falls below FP32's normal range, far under FP8's smallest subnormal, where it
+ * rounds to zero either way; so x̂ is x rounded once to the scaled FP8 grid.
+ *
+ * <p>Non-finite input is rejected with an {@link IllegalArgumentException} naming (row, col) of
+ * the first non-finite element; the destination is then unchanged.
+ */
+final class Fp8Operand implements OperandFormat {
+    static final Fp8Operand E4M3 = new Fp8Operand("e4m3", dev.fp4.core.format.E4M3.MAX, 8, true);
+    static final Fp8Operand E5M2 = new Fp8Operand("e5m2", dev.fp4.core.format.E5M2.MAX, 15, false);
+
+    private final String name;
+    private final float max;
+    private final int topExponent; // max = 1.75·2^topExponent
+    private final boolean e4m3;
+
+    private Fp8Operand(String name, float max, int topExponent, boolean e4m3) {
+        this.name = name;
+        this.max = max;
+        this.topExponent = topExponent;
+        this.e4m3 = e4m3;
+    }
+
+    /** The largest finite magnitude of the format. */
+    float max() {
+        return max;
+    }
+
+    /** The exponent e of the scale sf = 2^e for this amax (finite, ≥ 0). */
+    int scaleExponent(float amax) {
+        if (amax == 0f) {
+            return 0;
+        }
+        int e = floorLog2(amax);
+        float m = Math.scalb(amax, -e); // in [1, 2), exact
+        return Math.min(m <= 1.75f ? topExponent - e : topExponent - 1 - e, 127);
+    }
+
+    private static int floorLog2(float a) {
+        return a >= Float.MIN_NORMAL ? Math.getExponent(a) : Math.getExponent(a * 0x1p64f) - 64;
+    }
+
+    /** x rounded to the format, nearest-even, saturating. */
+    float round(float x) {
+        return e4m3 ? dev.fp4.core.format.E4M3.round(x) : dev.fp4.core.format.E5M2.round(x);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public Quantizer newQuantizer() {
+        return (src, srcOff, rows, cols, dst, dstOff, stream) -> {
+            int n = Math.multiplyExact(rows, cols);
+            java.util.Objects.checkFromIndexSize(srcOff, n, src.length);
+            java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
+            float amax = 0f;
+            for (int i = 0; i < n; i++) {
+                float a = Math.abs(src[srcOff + i]);
+                if (!(a < Float.POSITIVE_INFINITY)) {
+                    throw new IllegalArgumentException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
+                            + ", col " + i % cols + ") of a [" + rows + ", " + cols + "] matrix: " + name
+                            + " accepts only finite input");
+                }
+                amax = Math.max(amax, a);
+            }
+            int e = scaleExponent(amax);
+            float sf = Math.scalb(1f, e);
+            float s = Math.scalb(1f, -e);
+            for (int i = 0; i < n; i++) {
+                dst[dstOff + i] = round(src[srcOff + i] * sf) * s;
+            }
+        };
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
