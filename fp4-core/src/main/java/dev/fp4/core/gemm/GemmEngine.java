@@ -32,7 +32,7 @@ final class GemmEngine {
     /** Columns of a micro-tile: four vectors. */
     static final int NR = 4 * L;
     /** Reduction steps per packed left-operand block (fixed: it never changes a result). */
-    static final int KC = Integer.getInteger("fp4.gemm.kc", 256);
+    static final int KC = Integer.getInteger("fp4.gemm.kc", 384);
     /** Rows per block of C. */
     static final int MC = roundUp(Integer.getInteger("fp4.gemm.mc", 96), MR);
     /** Most columns per block of C. */
