@@ -91,7 +91,7 @@ final class GemmEngine {
             if (cblock.length < MC * NC) {
                 cblock = new float[MC * NC];
             }
-            int t = Math.max(k, KC);
+            int t = GemmOperand.Fp4.GROUP * Math.max(k, KC);
             if (tmp.length < t) {
                 tmp = new float[t];
             }
@@ -108,6 +108,8 @@ final class GemmEngine {
     static final class Call {
         final GemmOperand.Floats floatsA = new GemmOperand.Floats();
         final GemmOperand.Floats floatsB = new GemmOperand.Floats();
+        final GemmOperand.Fp4 fp4A = new GemmOperand.Fp4();
+        final GemmOperand.Fp4 fp4B = new GemmOperand.Fp4();
         GemmOperand a;
         GemmOperand b;
         float[] c;
@@ -126,6 +128,8 @@ final class GemmEngine {
         void clear() {
             floatsA.clear();
             floatsB.clear();
+            fp4A.clear();
+            fp4B.clear();
             a = null;
             b = null;
             c = null;

@@ -1,5 +1,6 @@
 package dev.fp4.core.gemm;
 
+import dev.fp4.core.quant.Fp4Tensor;
 import java.util.Arrays;
 
 /**
@@ -14,7 +15,7 @@ abstract class GemmOperand {
      * Writes X[x0 + t, p0 + q] to {@code dst[off + q·width + t]} for t &lt; len and q &lt; kc, and
      * zeros for len ≤ t &lt; width.
      *
-     * @param tmp scratch of at least {@code kc} floats, owned by the calling thread
+     * @param tmp scratch of at least 16·{@code kc} floats, owned by the calling thread
      */
     abstract void pack(float[] dst, int off, int x0, int len, int p0, int kc, int width, float[] tmp);
 
@@ -84,6 +85,71 @@ abstract class GemmOperand {
         @Override
         float outer(int x) {
             return 1f;
+        }
+    }
+
+    /**
+     * An {@link Fp4Tensor} operand, decoded while packing. When its scale blocks span the whole
+     * reduction the packed values are the bare E2M1 values (multiples of 1/2) and the block scale
+     * times the tensor scale becomes the outer factor; otherwise the block scales are folded into
+     * the packed values (exact: E2M1 × power of two or × E4M3 needs at most 6 significant bits) and
+     * only the tensor scale is outer.
+     */
+    static final class Fp4 extends GemmOperand {
+        /** Rows decoded at a time before an x-major block is transposed into a panel. */
+        static final int GROUP = 16;
+        Fp4Tensor t;
+        /** true: tensor rows run along the reduction (X[x, p] = t[p, x]); false: X[x, p] = t[x, p]. */
+        boolean kMajor;
+        /** Scale constant along the reduction: factored out of the packed values. */
+        boolean factored;
+
+        Fp4 set(Fp4Tensor t, boolean kMajor) {
+            this.t = t;
+            this.kMajor = kMajor;
+            this.factored = spansReduction(t, kMajor);
+            return this;
+        }
+
+        /** Whether one scale block covers the whole reduction dimension of t. */
+        static boolean spansReduction(Fp4Tensor t, boolean kMajor) {
+            if (kMajor) {
+                int br = t.scheme().blockRows();
+                return br == 0 || br >= t.rows();
+            }
+            int bc = t.scheme().blockCols();
+            return bc == 0 || bc >= t.cols();
+        }
+
+        void clear() {
+            t = null;
+        }
+
+        @Override
+        void pack(float[] dst, int doff, int x0, int len, int p0, int kc, int width, float[] tmp) {
+            boolean scales = !factored;
+            if (kMajor) {
+                for (int q = 0; q < kc; q++) {
+                    t.decodeRow(p0 + q, x0, len, dst, doff + q * width, scales);
+                }
+            } else {
+                for (int g = 0; g < len; g += GROUP) {
+                    int rows = Math.min(GROUP, len - g);
+                    for (int r = 0; r < rows; r++) {
+                        t.decodeRow(x0 + g + r, p0, kc, tmp, r * kc, scales);
+                    }
+                    transposeInto(tmp, 0, kc, rows, kc, dst, doff + g, width);
+                }
+            }
+            zeroPad(dst, doff, len, kc, width);
+        }
+
+        @Override
+        float outer(int x) {
+            if (!factored) {
+                return t.tensorScale();
+            }
+            return (kMajor ? t.scale(0, x) : t.scale(x, 0)) * t.tensorScale();
         }
     }
 }
