@@ -1,7 +1,10 @@
 package dev.fp4.bench.jmh;
 
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.gemm.Fp4Gemm;
 import dev.fp4.core.gemm.Gemm;
+import dev.fp4.core.quant.Fp4Scheme;
+import dev.fp4.core.quant.Fp4Tensor;
 import dev.ludovic.netlib.blas.BLAS;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -26,9 +29,13 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * GeMM throughput: the library's FP32 engine ({@link FloatGemm}) and OpenBLAS SGEMM (through
- * netlib's JNI binding to the system {@code libopenblas0}) on the same shapes, layouts and thread
- * counts.
+ * GeMM throughput: the emulated FP4 GeMM ({@link Fp4Gemm}, operands quantized once in setup), the
+ * library's FP32 engine ({@link FloatGemm}) and OpenBLAS SGEMM (through netlib's JNI binding to the
+ * system {@code libopenblas0}) on the same shapes, layouts and thread counts.
+ *
+ * <p>{@code fp4}: vector-wise power-of-two scales along the outer dimensions (per row of a [·, K]
+ * operand, per column of a [K, ·] one: the exact path with scales factored out of the dot product).
+ * {@code fp4Nvfp4}: NVFP4 (1×16 blocks, E4M3 scales folded into the decoded values).
  *
  * <p>Every benchmark reports, besides ops/s, the auxiliary counter {@code gflops}: 2·M·N·K/10⁹ per
  * call divided by time, i.e. GFLOP/s. Shapes are {@code LAYOUT:MxNxK}: 1024³ and the GeMMs of the
@@ -47,7 +54,7 @@ import org.openjdk.jmh.annotations.Warmup;
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
+@Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
         "--sun-misc-unsafe-memory-access=allow"})
@@ -63,7 +70,6 @@ public class GemmBench {
     @Param({"1", "2"})
     public int threads;
 
-    char layout;
     int m;
     int n;
     int k;
@@ -86,7 +92,6 @@ public class GemmBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        layout = shape.charAt(0);
         String[] d = shape.substring(3).split("x");
         m = Integer.parseInt(d[0]);
         n = Integer.parseInt(d[1]);
@@ -111,18 +116,58 @@ public class GemmBench {
     /** The library's FP32 GeMM. */
     @Benchmark
     public float fp32(Flops f) {
-        switch (layout) {
-            case 'N' -> {
-                if (shape.charAt(1) == 'T') {
-                    FloatGemm.matmulNT(a, 0, b, 0, c, 0, m, n, k, false);
-                } else {
-                    FloatGemm.matmulNN(a, 0, b, 0, c, 0, m, n, k, false);
-                }
-            }
+        switch (shape.substring(0, 2)) {
+            case "NT" -> FloatGemm.matmulNT(a, 0, b, 0, c, 0, m, n, k, false);
+            case "NN" -> FloatGemm.matmulNN(a, 0, b, 0, c, 0, m, n, k, false);
             default -> FloatGemm.matmulTN(a, 0, b, 0, c, 0, m, n, k, false);
         }
         f.gflops += flop();
         return c[0];
+    }
+
+    /** The operands quantized to FP4, for the layout of the shape. */
+    @State(Scope.Benchmark)
+    public static class Fp4Operands {
+        Fp4Tensor a;
+        Fp4Tensor b;
+        Fp4Tensor aNv;
+        Fp4Tensor bNv;
+
+        @Setup(Level.Trial)
+        public void setUp(GemmBench g) {
+            boolean aKMajor = g.shape.startsWith("TN");
+            boolean bKMajor = !g.shape.startsWith("NT");
+            int ar = aKMajor ? g.k : g.m;
+            int ac = aKMajor ? g.m : g.k;
+            int br = bKMajor ? g.k : g.n;
+            int bc = bKMajor ? g.n : g.k;
+            a = Fp4Tensor.quantize(g.a, ar, ac, aKMajor ? Fp4Scheme.perColumn() : Fp4Scheme.perRow());
+            b = Fp4Tensor.quantize(g.b, br, bc, bKMajor ? Fp4Scheme.perColumn() : Fp4Scheme.perRow());
+            aNv = Fp4Tensor.quantize(g.a, ar, ac, Fp4Scheme.nvfp4());
+            bNv = Fp4Tensor.quantize(g.b, br, bc, Fp4Scheme.nvfp4());
+        }
+    }
+
+    private float fp4(Fp4Tensor x, Fp4Tensor y, Flops f) {
+        switch (shape.substring(0, 2)) {
+            case "NT" -> Fp4Gemm.matmulNT(x, y, c, 0, false);
+            case "NN" -> Fp4Gemm.matmulNN(x, y, c, 0, false);
+            default -> Fp4Gemm.matmulTN(x, y, c, 0, false);
+        }
+        f.gflops += flop();
+        return c[0];
+    }
+
+    /** The FP4 GeMM with vector-wise scales (exact path). */
+    @Benchmark
+    public float fp4(Fp4Operands o, Flops f) {
+        return fp4(o.a, o.b, f);
+    }
+
+    /** The FP4 GeMM with NVFP4 block scales. */
+    @Benchmark
+    public float fp4Nvfp4(Fp4Operands o, Flops f) {
+        return fp4(o.aNv, o.bNv, f);
     }
 
     /** OpenBLAS SGEMM on the same row-major operands (column-major calls computing Cᵀ). */
