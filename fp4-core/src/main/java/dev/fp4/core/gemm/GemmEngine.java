@@ -39,6 +39,13 @@ final class GemmEngine {
     static final int NC = roundUp(Integer.getInteger("fp4.gemm.nc", 512), NR);
     /** Most floats of the packed right operand (k × nc) per column block. */
     static final int B_FLOATS = Integer.getInteger("fp4.gemm.bfloats", 1 << 19);
+    /**
+     * Most columns per block, and most packed right-operand floats, when the left operand is decoded
+     * from FP4: it is decoded again for every column block, so wider blocks (8 MiB of packed B, in
+     * the shared L3) decode it once for the usual training shapes.
+     */
+    static final int NC_DECODED = roundUp(Integer.getInteger("fp4.gemm.nc.decoded", 2048), NR);
+    static final int B_FLOATS_DECODED = Integer.getInteger("fp4.gemm.bfloats.decoded", 1 << 21);
     /** Below this many multiply-adds a GeMM runs on the calling thread. */
     static final long PARALLEL_MIN = 1L << 18;
 
@@ -79,17 +86,16 @@ final class GemmEngine {
             depth--;
         }
 
-        void ensure(int k) {
+        void ensure(int k, int nc) {
             int a = MC * KC;
             if (apack.length < a) {
                 apack = new float[a];
             }
-            int nc = columnBlock(k);
-            if (bpack.length < (long) nc * k) {
+            if (bpack.length < nc * k) {
                 bpack = new float[nc * k];
             }
-            if (cblock.length < MC * NC) {
-                cblock = new float[MC * NC];
+            if (cblock.length < MC * nc) {
+                cblock = new float[MC * nc];
             }
             int t = GemmOperand.Fp4.GROUP * Math.max(k, KC);
             if (tmp.length < t) {
@@ -98,9 +104,9 @@ final class GemmEngine {
         }
     }
 
-    /** Columns per block for reduction length k: NC, fewer when k × NC would exceed B_FLOATS. */
-    static int columnBlock(int k) {
-        int nc = Math.min(NC, Math.max(1, B_FLOATS / Math.max(1, k)));
+    /** Columns per block for reduction length k: at most max, fewer when k × nc would exceed budget. */
+    static int columnBlock(int k, int max, int budget) {
+        int nc = Math.min(max, Math.max(1, budget / Math.max(1, k)));
         return Math.max(NR, nc / NR * NR);
     }
 
@@ -266,12 +272,13 @@ final class GemmEngine {
         final int cOff = call.cOff;
         final boolean scaled = call.scaled;
         final boolean fromC = !scaled && call.accumulate;
-        ws.ensure(k);
+        final int ncMax = call.a instanceof GemmOperand.Fp4
+                ? columnBlock(k, NC_DECODED, B_FLOATS_DECODED) : columnBlock(k, NC, B_FLOATS);
+        ws.ensure(k, ncMax);
         final float[] apack = ws.apack;
         final float[] bpack = ws.bpack;
         final float[] cb = ws.cblock;
         final float[] tmp = ws.tmp;
-        final int ncMax = columnBlock(k);
         for (int jc = n0; jc < n1; jc += ncMax) {
             int nc = Math.min(ncMax, n1 - jc);
             int ncp = roundUp(nc, NR);
