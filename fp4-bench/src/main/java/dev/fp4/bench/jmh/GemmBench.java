@@ -70,6 +70,8 @@ public class GemmBench {
     @Param({"1", "2"})
     public int threads;
 
+    /** "NT", "NN" or "TN", interned so the benchmark methods switch without allocating. */
+    String layout;
     int m;
     int n;
     int k;
@@ -92,6 +94,7 @@ public class GemmBench {
 
     @Setup(Level.Trial)
     public void setUp() {
+        layout = shape.substring(0, 2).intern();
         String[] d = shape.substring(3).split("x");
         m = Integer.parseInt(d[0]);
         n = Integer.parseInt(d[1]);
@@ -116,7 +119,7 @@ public class GemmBench {
     /** The library's FP32 GeMM. */
     @Benchmark
     public float fp32(Flops f) {
-        switch (shape.substring(0, 2)) {
+        switch (layout) {
             case "NT" -> FloatGemm.matmulNT(a, 0, b, 0, c, 0, m, n, k, false);
             case "NN" -> FloatGemm.matmulNN(a, 0, b, 0, c, 0, m, n, k, false);
             default -> FloatGemm.matmulTN(a, 0, b, 0, c, 0, m, n, k, false);
@@ -149,7 +152,7 @@ public class GemmBench {
     }
 
     private float fp4(Fp4Tensor x, Fp4Tensor y, Flops f) {
-        switch (shape.substring(0, 2)) {
+        switch (layout) {
             case "NT" -> Fp4Gemm.matmulNT(x, y, c, 0, false);
             case "NN" -> Fp4Gemm.matmulNN(x, y, c, 0, false);
             default -> Fp4Gemm.matmulTN(x, y, c, 0, false);
@@ -206,7 +209,7 @@ public class GemmBench {
     /** OpenBLAS SGEMM: row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. */
     @Benchmark
     public float openblas(OpenBlas o, Flops f) {
-        switch (shape.substring(0, 2)) {
+        switch (layout) {
             case "NT" -> o.blas.sgemm("T", "N", n, m, k, 1f, b, k, a, k, 0f, c, n);
             case "NN" -> o.blas.sgemm("N", "N", n, m, k, 1f, b, n, a, k, 0f, c, n);
             default -> o.blas.sgemm("N", "T", n, m, k, 1f, b, n, a, m, 0f, c, n);

@@ -26,11 +26,11 @@ import dev.fp4.core.quant.Fp4Tensor;
  * <pre>  C[i,j] = (C[i,j] +) D[i,j] · (outerA[i] · outerB[j]),   D[i,j] = fma-chain over k = 0..K−1 in order</pre>
  *
  * so the result is the same bit for bit for any thread count, blocking or vector width. When both
- * operands are factored the products in D are multiples of 1/4 and D is exact while |D| &lt; 2^24
- * (E2M1 magnitudes ≤ 6, so always when K ≤ 2^24/36 ≈ 466 000); with power-of-two scales (the
- * default scale rule) the product of the factors is exact too, so C equals the exact product of the
- * dequantized operands rounded once to FP32 (before the optional addition into C), barring
- * underflow or overflow of the final scaling.
+ * operands are factored the products in D are multiples of 1/4 and D is exact while |D| ≤ 2^22
+ * (N/4 with an integer |N| ≤ 2^24; E2M1 magnitudes ≤ 6, so always when K ≤ 2^22/36 ≈ 116 000); with
+ * power-of-two scales (the default scale rule) the product of the factors is exact too, so C equals
+ * the exact product of the dequantized operands rounded once to FP32 (before the optional addition
+ * into C), barring underflow or overflow of the final scaling.
  *
  * <p>Shape mismatches throw {@link IllegalArgumentException} naming both shapes, for example
  * {@code "A is [64, 128] but B is [32, 100]: inner dimensions differ (A·Bᵀ needs A.cols == B.cols)"}.
