@@ -6,6 +6,8 @@
 module dev.fp4.core {
     requires transitive jdk.incubator.vector;
 
+    exports dev.fp4.core.format;
     exports dev.fp4.core.gemm;
+    exports dev.fp4.core.quant;
     exports dev.fp4.core.simd;
 }

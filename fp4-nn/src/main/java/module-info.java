@@ -7,5 +7,6 @@ module dev.fp4.nn {
     requires org.slf4j;
 
     exports dev.fp4.nn;
+    exports dev.fp4.nn.recipe;
 
 }

@@ -1,0 +1,358 @@
+package dev.fp4.core.quant;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A sparse FP32 matrix [rows, cols] in compressed sparse row (CSR) form: the non-zeros of row r are
+ * {@code values[rowPtr[r] .. rowPtr[r+1])} at columns {@code colIdx[...]}, strictly increasing within
+ * a row. It holds the outlier residual ΔX = X − X_c of {@link OutlierClamp} for the compensation
+ * GeMM Y += ΔX·Wᵀ.
+ *
+ * <p>Reusable storage: {@link #reset(int, int)} empties the matrix and keeps its arrays; rows are
+ * then built in order with {@link #append(int, float)} and {@link #endRow()}. Nothing is allocated
+ * while the capacity suffices ({@link #ensureCapacity(int)} grows it, for instance once to the worst
+ * case before a training run). Not thread-safe while being built; the products only read it.
+ *
+ * <p>Products (FP32, {@code accumulate} adds into C): every output element is accumulated over the
+ * non-zeros of the reduction index in increasing index order with {@link Math#fma}, the same order
+ * and operations as {@link dev.fp4.core.gemm.FloatGemm} on the densified matrix; the skipped zero
+ * terms would only add ±0, so the results are equal in value (a zero may differ in sign).
+ */
+public final class CsrMatrix {
+
+    private int rows;
+    private int cols;
+    private int nnz;
+    private int rowsDone;
+    private int[] rowPtr;
+    private int[] colIdx;
+    private float[] values;
+
+    /** An empty [rows, cols] matrix with no rows built yet and no non-zero capacity. */
+    public CsrMatrix(int rows, int cols) {
+        this(rows, cols, 0);
+    }
+
+    /** An empty [rows, cols] matrix with room for {@code capacity} non-zeros. */
+    public CsrMatrix(int rows, int cols, int capacity) {
+        checkShape(rows, cols);
+        if (capacity < 0) {
+            throw new IllegalArgumentException("negative capacity " + capacity);
+        }
+        this.rowPtr = new int[rows + 1];
+        this.colIdx = new int[capacity];
+        this.values = new float[capacity];
+        reset(rows, cols);
+    }
+
+    /** The CSR form of a dense row-major [rows, cols] matrix: every element that is not ±0. */
+    public static CsrMatrix fromDense(float[] x, int off, int rows, int cols) {
+        checkShape(rows, cols);
+        checkDense(x, off, rows, cols, "dense");
+        int count = 0;
+        int len = rows * cols;
+        for (int i = 0; i < len; i++) {
+            if (x[off + i] != 0f) {
+                count++;
+            }
+        }
+        CsrMatrix m = new CsrMatrix(rows, cols, count);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                float v = x[off + r * cols + c];
+                if (v != 0f) {
+                    m.append(c, v);
+                }
+            }
+            m.endRow();
+        }
+        return m;
+    }
+
+    /** Empties the matrix and gives it a new shape; keeps the non-zero capacity. */
+    public void reset(int rows, int cols) {
+        checkShape(rows, cols);
+        if (rowPtr.length < rows + 1) {
+            rowPtr = new int[rows + 1];
+        }
+        this.rows = rows;
+        this.cols = cols;
+        this.nnz = 0;
+        this.rowsDone = 0;
+        rowPtr[0] = 0;
+    }
+
+    /** Grows the non-zero capacity to at least {@code capacity}, keeping the entries built so far. */
+    public void ensureCapacity(int capacity) {
+        if (capacity > colIdx.length) {
+            colIdx = Arrays.copyOf(colIdx, capacity);
+            values = Arrays.copyOf(values, capacity);
+        }
+    }
+
+    /** How many non-zeros fit without growing. */
+    public int capacity() {
+        return colIdx.length;
+    }
+
+    /**
+     * Appends a non-zero to the row being built (row {@link #rowsBuilt()}). Columns must increase
+     * strictly within a row. Grows the capacity if needed (doubling).
+     */
+    public void append(int col, float value) {
+        if (rowsDone >= rows) {
+            throw new IllegalStateException("all " + rows + " rows are built; reset() to start again");
+        }
+        if (col < 0 || col >= cols) {
+            throw new IllegalArgumentException("column " + col + " outside [0, " + cols + ")");
+        }
+        if (nnz > rowPtr[rowsDone] && colIdx[nnz - 1] >= col) {
+            throw new IllegalArgumentException("columns must increase within row " + rowsDone + ": "
+                    + col + " after " + colIdx[nnz - 1]);
+        }
+        if (nnz == colIdx.length) {
+            ensureCapacity(Math.max(8, 2 * nnz));
+        }
+        colIdx[nnz] = col;
+        values[nnz] = value;
+        nnz++;
+    }
+
+    /** Closes the row being built; the next {@link #append} goes to the next row. */
+    public void endRow() {
+        if (rowsDone >= rows) {
+            throw new IllegalStateException("all " + rows + " rows are built; reset() to start again");
+        }
+        rowPtr[++rowsDone] = nnz;
+    }
+
+    /**
+     * Kernel entry: the caller has written {@code count} entries of the current row at
+     * {@code colIdx()/values()[nnz() ..]} (capacity ensured before); this commits them and ends the row.
+     */
+    void commitRow(int count) {
+        nnz += count;
+        rowPtr[++rowsDone] = nnz;
+    }
+
+    /** Number of rows. */
+    public int rows() {
+        return rows;
+    }
+
+    /** Number of columns. */
+    public int cols() {
+        return cols;
+    }
+
+    /** Number of stored non-zeros. */
+    public int nnz() {
+        return nnz;
+    }
+
+    /** Rows closed so far with {@link #endRow()}; equals {@link #rows()} when the matrix is complete. */
+    public int rowsBuilt() {
+        return rowsDone;
+    }
+
+    /** Whether every row has been closed. */
+    public boolean isComplete() {
+        return rowsDone == rows;
+    }
+
+    /** nnz / (rows·cols); 0 for an empty shape. */
+    public double density() {
+        long size = (long) rows * cols;
+        return size == 0 ? 0.0 : (double) nnz / size;
+    }
+
+    /** The live row pointer array (length ≥ rows+1; entries [0, rowsBuilt()] are valid). Do not modify. */
+    public int[] rowPtr() {
+        return rowPtr;
+    }
+
+    /** The live column index array (entries [0, nnz) are valid). Do not modify. */
+    public int[] colIdx() {
+        return colIdx;
+    }
+
+    /** The live value array (entries [0, nnz) are valid). Do not modify. */
+    public float[] values() {
+        return values;
+    }
+
+    /** Element (r, c), 0 when not stored. */
+    public float get(int r, int c) {
+        requireComplete();
+        Objects.checkIndex(r, rows);
+        Objects.checkIndex(c, cols);
+        int i = Arrays.binarySearch(colIdx, rowPtr[r], rowPtr[r + 1], c);
+        return i >= 0 ? values[i] : 0f;
+    }
+
+    /** A new dense row-major [rows, cols] array. */
+    public float[] toDense() {
+        float[] d = new float[rows * cols];
+        toDense(d, 0);
+        return d;
+    }
+
+    /** Writes the dense row-major form into {@code dst} from {@code off}, zeros included. */
+    public void toDense(float[] dst, int off) {
+        requireComplete();
+        checkDense(dst, off, rows, cols, "dst");
+        Arrays.fill(dst, off, off + rows * cols, 0f);
+        for (int r = 0; r < rows; r++) {
+            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
+                dst[off + r * cols + colIdx[i]] = values[i];
+            }
+        }
+    }
+
+    /**
+     * C[m,n] (+)= this[m,k] · W[n,k]ᵀ — the compensation GeMM ΔX·Wᵀ of a linear layer (W laid out
+     * [out, in]). Each C[i,j] is the dot product of row i's non-zeros with W's row j, accumulated
+     * from 0 with fma in increasing column order, then stored or added to C: as
+     * {@code FloatGemm.matmulNT} on the dense matrix.
+     */
+    public void multiplyNT(float[] w, int wOff, int n, float[] c, int cOff, boolean accumulate) {
+        requireComplete();
+        checkOperand(w, wOff, n, cols, "W", "[" + n + ", " + cols + "]", "multiplyNT", "W[n, k]ᵀ");
+        checkOperand(c, cOff, rows, n, "C", "[" + rows + ", " + n + "]", "multiplyNT", "W[n, k]ᵀ");
+        for (int r = 0; r < rows; r++) {
+            int start = rowPtr[r];
+            int end = rowPtr[r + 1];
+            int cr = cOff + r * n;
+            if (start == end) {
+                if (!accumulate) {
+                    Arrays.fill(c, cr, cr + n, 0f);
+                }
+                continue;
+            }
+            for (int j = 0; j < n; j++) {
+                int wj = wOff + j * cols;
+                float s = 0f;
+                for (int i = start; i < end; i++) {
+                    s = Math.fma(values[i], w[wj + colIdx[i]], s);
+                }
+                c[cr + j] = accumulate ? c[cr + j] + s : s;
+            }
+        }
+    }
+
+    /**
+     * C[m,n] (+)= this[m,k] · B[k,n]. Each C[i,j] accumulates in place with fma over the non-zero
+     * columns p of row i in increasing order (starting from C or from 0), as
+     * {@code FloatGemm.matmulNN} on the dense matrix.
+     */
+    public void multiplyNN(float[] b, int bOff, int n, float[] c, int cOff, boolean accumulate) {
+        requireComplete();
+        checkOperand(b, bOff, cols, n, "B", "[" + cols + ", " + n + "]", "multiplyNN", "B[k, n]");
+        checkOperand(c, cOff, rows, n, "C", "[" + rows + ", " + n + "]", "multiplyNN", "B[k, n]");
+        for (int r = 0; r < rows; r++) {
+            int cr = cOff + r * n;
+            if (!accumulate) {
+                Arrays.fill(c, cr, cr + n, 0f);
+            }
+            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
+                float v = values[i];
+                int bp = bOff + colIdx[i] * n;
+                for (int j = 0; j < n; j++) {
+                    c[cr + j] = Math.fma(v, b[bp + j], c[cr + j]);
+                }
+            }
+        }
+    }
+
+    /**
+     * C[k,n] (+)= this[m,k]ᵀ · B[m,n]. Each C[p,j] accumulates in place with fma over the rows i in
+     * increasing order, as {@code FloatGemm.matmulTN(thisDense, B)}.
+     */
+    public void multiplyTN(float[] b, int bOff, int n, float[] c, int cOff, boolean accumulate) {
+        requireComplete();
+        checkOperand(b, bOff, rows, n, "B", "[" + rows + ", " + n + "]", "multiplyTN", "B[m, n]");
+        checkOperand(c, cOff, cols, n, "C", "[" + cols + ", " + n + "]", "multiplyTN", "B[m, n]");
+        if (!accumulate) {
+            Arrays.fill(c, cOff, cOff + cols * n, 0f);
+        }
+        for (int r = 0; r < rows; r++) {
+            int br = bOff + r * n;
+            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
+                float v = values[i];
+                int cp = cOff + colIdx[i] * n;
+                for (int j = 0; j < n; j++) {
+                    c[cp + j] = Math.fma(v, b[br + j], c[cp + j]);
+                }
+            }
+        }
+    }
+
+    /**
+     * C[n,k] (+)= A[m,n]ᵀ · this[m,k] — the weight-gradient form dW += dYᵀ·ΔX in W's [out, in]
+     * layout. Each C[j,p] accumulates in place with fma over the rows i in increasing order, as
+     * {@code FloatGemm.matmulTN(A, thisDense)}.
+     */
+    public void leftMultiplyTN(float[] a, int aOff, int n, float[] c, int cOff, boolean accumulate) {
+        requireComplete();
+        checkOperand(a, aOff, rows, n, "A", "[" + rows + ", " + n + "]", "leftMultiplyTN", "A[m, n]ᵀ");
+        checkOperand(c, cOff, n, cols, "C", "[" + n + ", " + cols + "]", "leftMultiplyTN", "A[m, n]ᵀ");
+        if (!accumulate) {
+            Arrays.fill(c, cOff, cOff + n * cols, 0f);
+        }
+        for (int r = 0; r < rows; r++) {
+            int ar = aOff + r * n;
+            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
+                float v = values[i];
+                int cp = cOff + colIdx[i];
+                for (int j = 0; j < n; j++) {
+                    c[cp + j * cols] = Math.fma(a[ar + j], v, c[cp + j * cols]);
+                }
+            }
+        }
+    }
+
+    private void requireComplete() {
+        if (rowsDone != rows) {
+            throw new IllegalStateException("CSR matrix [" + rows + ", " + cols + "] is incomplete: "
+                    + rowsDone + " of " + rows + " rows built");
+        }
+    }
+
+    private void checkOperand(float[] x, int off, int r, int c, String name, String shape, String op,
+                              String other) {
+        Objects.requireNonNull(x, name);
+        if (r < 0 || c < 0) {
+            throw new IllegalArgumentException(op + ": " + name + " has negative shape " + shape);
+        }
+        long len = (long) r * c;
+        if (off < 0 || off + len > x.length) {
+            throw new IllegalArgumentException(op + " of sparse [" + rows + ", " + cols + "] with " + other
+                    + ": " + name + " " + shape + " at offset " + off + " needs " + len
+                    + " elements but the array has " + x.length);
+        }
+    }
+
+    private static void checkShape(int rows, int cols) {
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");
+        }
+        if ((long) rows * cols > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("shape [" + rows + ", " + cols + "] has more elements than an array holds");
+        }
+    }
+
+    private static void checkDense(float[] x, int off, int rows, int cols, String name) {
+        Objects.requireNonNull(x, name);
+        long len = (long) rows * cols;
+        if (off < 0 || off + len > x.length) {
+            throw new IllegalArgumentException(name + " [" + rows + ", " + cols + "] at offset " + off
+                    + " needs " + len + " elements but the array has " + x.length);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CsrMatrix[" + rows + ", " + cols + "], nnz " + nnz + (isComplete() ? "" : " (incomplete)");
+    }
+}

@@ -1,0 +1,357 @@
+package dev.fp4.core.quant;
+
+import dev.fp4.core.format.E2M1;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A row-major matrix [rows, cols] quantized to E2M1 under an {@link Fp4Scheme}: packed 4-bit codes
+ * (two per byte, flat row-major, element 0 in the low nibble), one scale per block and a tensor
+ * scale. The shape and scheme are fixed; the storage is reused by {@link #quantizeFrom}.
+ *
+ * <p>Dequantization: x̂[r,c] = (E2M1.decode(code[r,c]) · scale(r,c)) · tensorScale(), evaluated in
+ * that order in FP32. With the power-of-two rules every product is exact.
+ *
+ * <p>Non-finite input: with the MX rules ({@link ScaleRule#nanForNonFinite()}) a block holding NaN
+ * or ±∞ gets the NaN scale (E8M0 0xFF), its codes are set to 0 and it decodes to NaN; every other
+ * rule (per-tensor, per-row, per-column, NVFP4) throws {@link IllegalArgumentException} naming the
+ * (row, col) of the first non-finite element in row-major order, and leaves the tensor (or, for
+ * {@link #fakeQuantize}, the input) unchanged.
+ *
+ * <p>Thread safety: the read methods ({@link #decodeRow}, {@link #code}, ...) may run concurrently;
+ * {@link #quantizeFrom} mutates the tensor and must not overlap with anything else on it.
+ */
+public final class Fp4Tensor {
+
+    private final int rows;
+    private final int cols;
+    private final Fp4Scheme scheme;
+    private final int blockRows;
+    private final int blockCols;
+    private final int blockRowCount;
+    private final int blockColCount;
+    private final byte[] packed;
+    private final float[] scales;
+    private final float[] multipliers;
+    private final float[] amax;
+    private final float[] rowMultipliers;
+    private float tensorScale = 1f;
+
+    private Fp4Tensor(int rows, int cols, Fp4Scheme scheme) {
+        Objects.requireNonNull(scheme, "scheme");
+        long n = checkShape(rows, cols);
+        this.rows = rows;
+        this.cols = cols;
+        this.scheme = scheme;
+        this.blockRows = scheme.blockRowsFor(rows);
+        this.blockCols = scheme.blockColsFor(cols);
+        this.blockRowCount = (rows + blockRows - 1) / blockRows;
+        this.blockColCount = (cols + blockCols - 1) / blockCols;
+        this.packed = new byte[(int) ((n + 1) / 2)];
+        int blocks = blockRowCount * blockColCount;
+        this.scales = new float[blocks];
+        this.multipliers = new float[blocks];
+        this.amax = new float[blocks];
+        this.rowMultipliers = new float[cols];
+        Arrays.fill(scales, 1f);
+    }
+
+    private static long checkShape(int rows, int cols) {
+        if (rows <= 0 || cols <= 0) {
+            throw new IllegalArgumentException("shape must be positive, got [" + rows + ", " + cols + "]");
+        }
+        long n = (long) rows * cols;
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("shape [" + rows + ", " + cols + "] has more than 2^31 - 9 elements");
+        }
+        return n;
+    }
+
+    /**
+     * Quantizes x, a row-major [rows, cols] matrix of exactly rows·cols elements.
+     *
+     * @throws IllegalArgumentException on a shape mismatch or non-finite input the scheme rejects
+     */
+    public static Fp4Tensor quantize(float[] x, int rows, int cols, Fp4Scheme scheme) {
+        Objects.requireNonNull(x, "x");
+        long n = checkShape(rows, cols);
+        if (x.length != n) {
+            throw new IllegalArgumentException("x has " + x.length + " elements, shape [" + rows + ", " + cols
+                    + "] needs " + n);
+        }
+        Fp4Tensor t = new Fp4Tensor(rows, cols, scheme);
+        t.quantizeFrom(x, 0);
+        return t;
+    }
+
+    /** An all-zero tensor (codes 0, scales 1) of this shape, for reuse with {@link #quantizeFrom}. */
+    public static Fp4Tensor allocate(int rows, int cols, Fp4Scheme scheme) {
+        return new Fp4Tensor(rows, cols, scheme);
+    }
+
+    /**
+     * Re-quantizes this tensor from {@code x[off, off + rows·cols)} (row-major), allocating nothing.
+     * On an exception the tensor is unchanged.
+     */
+    public void quantizeFrom(float[] x, int off) {
+        quantizeFrom(x, off, scheme.rounding());
+    }
+
+    /**
+     * As {@link #quantizeFrom(float[], int)}, drawing stochastic-rounding variates from the given
+     * stream (e.g. the training step) instead of the scheme's. Deterministic schemes ignore it.
+     */
+    public void quantizeFrom(float[] x, int off, long stream) {
+        quantizeFrom(x, off, scheme.rounding().withStream(stream));
+    }
+
+    private void quantizeFrom(float[] x, int off, Rounding rounding) {
+        Objects.requireNonNull(x, "x");
+        Objects.checkFromIndexSize(off, rows * cols, x.length);
+        // computeScales rejects non-finite input before it writes a scale or multiplier, so a
+        // rejected input leaves the tensor unchanged.
+        tensorScale = computeScales(x, off, rows, cols, scheme, amax, multipliers, scales);
+        boolean nanBlocks = hasNaN(scales);
+        int lastBlockRow = -1;
+        for (int r = 0; r < rows; r++) {
+            int bi = r / blockRows;
+            if (bi != lastBlockRow) {
+                expand(multipliers, bi * blockColCount, blockCols, rowMultipliers, cols);
+                lastBlockRow = bi;
+            }
+            QuantKernels.encode(x, off + r * cols, rowMultipliers, 0, cols, rounding, packed, r * cols);
+            if (nanBlocks) {
+                zeroNaNBlocks(r, bi);
+            }
+        }
+    }
+
+    private void zeroNaNBlocks(int r, int bi) {
+        for (int j = 0; j < blockColCount; j++) {
+            if (Float.isNaN(scales[bi * blockColCount + j])) {
+                int c0 = j * blockCols;
+                int c1 = Math.min(cols, c0 + blockCols);
+                for (int c = c0; c < c1; c++) {
+                    E2M1.setCodeAt(packed, (long) r * cols + c, 0);
+                }
+            }
+        }
+    }
+
+    private static boolean hasNaN(float[] a) {
+        for (float v : a) {
+            if (v != v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Writes each block's value over its columns: dst[c] = perBlock[base + c / blockCols]. */
+    private static void expand(float[] perBlock, int base, int blockCols, float[] dst, int cols) {
+        if (blockCols == 1) {
+            System.arraycopy(perBlock, base, dst, 0, cols);
+            return;
+        }
+        for (int c0 = 0, j = 0; c0 < cols; c0 += blockCols, j++) {
+            Arrays.fill(dst, c0, Math.min(cols, c0 + blockCols), perBlock[base + j]);
+        }
+    }
+
+    /**
+     * Block amax, then scales and multipliers per the scheme's rule; returns the tensor scale.
+     * Throws on non-finite input (for the rules that reject it) before writing any multiplier or scale.
+     */
+    static float computeScales(float[] x, int off, int rows, int cols, Fp4Scheme scheme, float[] amax,
+            float[] multipliers, float[] scalesOut) {
+        int br = scheme.blockRowsFor(rows);
+        int bc = scheme.blockColsFor(cols);
+        int nbc = (cols + bc - 1) / bc;
+        Arrays.fill(amax, 0f);
+        for (int r = 0; r < rows; r++) {
+            int base = (r / br) * nbc;
+            int rowOff = off + r * cols;
+            if (nbc == 1) {
+                amax[base] = Math.max(amax[base], QuantKernels.absMax(x, rowOff, cols));
+            } else if (bc == 1) {
+                QuantKernels.absMaxInto(x, rowOff, amax, base, cols);
+            } else {
+                for (int j = 0, c0 = 0; j < nbc; j++, c0 += bc) {
+                    float a = QuantKernels.absMax(x, rowOff + c0, Math.min(bc, cols - c0));
+                    amax[base + j] = Math.max(amax[base + j], a);
+                }
+            }
+        }
+        ScaleRule rule = scheme.scaleRule();
+        float tensorAmax = 0f;
+        for (float a : amax) {
+            tensorAmax = Math.max(tensorAmax, a);
+        }
+        if (!(tensorAmax < Float.POSITIVE_INFINITY) && !rule.nanForNonFinite()) {
+            throw nonFinite(x, off, rows, cols, scheme);
+        }
+        if (rule.isTwoLevel()) {
+            float sEnc = ScaleRule.nvfp4EncodeScale(tensorAmax);
+            for (int b = 0; b < amax.length; b++) {
+                float sb = ScaleRule.nvfp4BlockScale(amax[b], sEnc);
+                multipliers[b] = ScaleRule.nvfp4Multiplier(sb, sEnc);
+                scalesOut[b] = sb;
+            }
+            return ScaleRule.nvfp4TensorScale(sEnc);
+        }
+        for (int b = 0; b < amax.length; b++) {
+            multipliers[b] = rule.multiplier(amax[b]);
+            scalesOut[b] = rule.scale(amax[b]);
+        }
+        return 1f;
+    }
+
+    private static IllegalArgumentException nonFinite(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {
+        for (int r = 0; r < rows; r++) {
+            int c = QuantKernels.firstNonFinite(x, off + r * cols, cols);
+            if (c >= 0) {
+                return new IllegalArgumentException("non-finite value " + x[off + r * cols + c] + " at (row " + r
+                        + ", col " + c + ") of a [" + rows + ", " + cols + "] matrix: " + scheme.name()
+                        + " accepts only finite input (E2M1 has no NaN or infinity)");
+            }
+        }
+        throw new AssertionError("amax was non-finite but no element is");
+    }
+
+    /** Number of rows. */
+    public int rows() {
+        return rows;
+    }
+
+    /** Number of columns. */
+    public int cols() {
+        return cols;
+    }
+
+    /** The scheme. */
+    public Fp4Scheme scheme() {
+        return scheme;
+    }
+
+    /** Number of block rows, the first dimension of {@link #scales()}. */
+    public int scaleRows() {
+        return blockRowCount;
+    }
+
+    /** Number of block columns, the second dimension of {@link #scales()}. */
+    public int scaleCols() {
+        return blockColCount;
+    }
+
+    /** The 4-bit E2M1 code of one element. */
+    public int code(int row, int col) {
+        Objects.checkIndex(row, rows);
+        Objects.checkIndex(col, cols);
+        return E2M1.codeAt(packed, (long) row * cols + col);
+    }
+
+    /** The codes, two per byte, flat row-major, element 0 in the low nibble (a copy of ⌈rows·cols/2⌉ bytes). */
+    public byte[] packed() {
+        return packed.clone();
+    }
+
+    /** The block scales, blocks row-major [{@link #scaleRows()}, {@link #scaleCols()}] (a copy). */
+    public float[] scales() {
+        return scales.clone();
+    }
+
+    /** The scale of the block holding (row, col). */
+    public float scale(int row, int col) {
+        Objects.checkIndex(row, rows);
+        Objects.checkIndex(col, cols);
+        return scales[(row / blockRows) * blockColCount + col / blockCols];
+    }
+
+    /** The tensor scale: 1/S_enc for NVFP4, 1 otherwise. */
+    public float tensorScale() {
+        return tensorScale;
+    }
+
+    /** A new row-major array of the dequantized values. */
+    public float[] dequantize() {
+        float[] out = new float[rows * cols];
+        dequantizeInto(out, 0);
+        return out;
+    }
+
+    /** Writes the dequantized values to {@code dst[off, off + rows·cols)}. */
+    public void dequantizeInto(float[] dst, int off) {
+        Objects.checkFromIndexSize(off, rows * cols, dst.length);
+        for (int r = 0; r < rows; r++) {
+            decodeRow(r, 0, cols, dst, off + r * cols, true);
+            if (tensorScale != 1f) {
+                QuantKernels.scale(dst, off + r * cols, cols, tensorScale);
+            }
+        }
+    }
+
+    /**
+     * Writes the E2M1 values of {@code row}'s columns [col0, col0 + len) to {@code dst[dstOff ..]},
+     * multiplied by their block scales when {@code withBlockScales} (never by the tensor scale).
+     * Exact: E2M1 values are exact in FP32, and so are their products with power-of-two scales.
+     */
+    public void decodeRow(int row, int col0, int len, float[] dst, int dstOff, boolean withBlockScales) {
+        Objects.checkIndex(row, rows);
+        Objects.checkFromIndexSize(col0, len, cols);
+        Objects.checkFromIndexSize(dstOff, len, dst.length);
+        QuantKernels.decode(packed, row * cols + col0, len, dst, dstOff);
+        if (!withBlockScales) {
+            return;
+        }
+        int base = (row / blockRows) * blockColCount;
+        if (blockCols == 1) {
+            QuantKernels.multiply(dst, dstOff, scales, base + col0, len);
+            return;
+        }
+        int end = col0 + len;
+        for (int c = col0; c < end; ) {
+            int j = c / blockCols;
+            int segEnd = Math.min(end, (j + 1) * blockCols);
+            QuantKernels.scale(dst, dstOff + c - col0, segEnd - c, scales[base + j]);
+            c = segEnd;
+        }
+    }
+
+    /**
+     * Quantizes and dequantizes {@code x[off, off + rows·cols)} in place (row-major [rows, cols]):
+     * the result equals {@code quantize(...).dequantize()} bit for bit. Throws, leaving x unchanged,
+     * where {@link #quantize} would.
+     */
+    public static void fakeQuantize(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(scheme, "scheme");
+        checkShape(rows, cols);
+        Objects.checkFromIndexSize(off, rows * cols, x.length);
+        int br = scheme.blockRowsFor(rows);
+        int bc = scheme.blockColsFor(cols);
+        int nbr = (rows + br - 1) / br;
+        int nbc = (cols + bc - 1) / bc;
+        float[] amax = new float[nbr * nbc];
+        float[] mult = new float[nbr * nbc];
+        float[] scl = new float[nbr * nbc];
+        float t = computeScales(x, off, rows, cols, scheme, amax, mult, scl);
+        float[] rowMult = new float[cols];
+        float[] rowScale = new float[cols];
+        Rounding rounding = scheme.rounding();
+        int lastBlockRow = -1;
+        for (int r = 0; r < rows; r++) {
+            int bi = r / br;
+            if (bi != lastBlockRow) {
+                expand(mult, bi * nbc, bc, rowMult, cols);
+                expand(scl, bi * nbc, bc, rowScale, cols);
+                lastBlockRow = bi;
+            }
+            QuantKernels.fakeQuantize(x, off + r * cols, rowMult, 0, rowScale, 0, cols, t, rounding, r * cols);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Fp4Tensor[" + rows + "x" + cols + ", " + scheme.name() + "]";
+    }
+}

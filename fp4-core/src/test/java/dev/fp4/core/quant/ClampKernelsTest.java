@@ -1,0 +1,174 @@
+package dev.fp4.core.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The clamp kernels: each vector kernel equals its scalar twin bit for bit (run at every width). */
+@Tag("kernel")
+class ClampKernelsTest {
+
+    /** Random and adversarial floats: ±0, subnormals, huge values, the bounds themselves. */
+    static float[] adversarial(int n, long seed, float lower, float upper) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] pool = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, Float.MAX_VALUE,
+            -Float.MAX_VALUE, lower, upper, Math.nextDown(lower), Math.nextUp(lower), Math.nextDown(upper),
+            Math.nextUp(upper), 1e30f, -1e30f};
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = r.nextInt(3) == 0 ? pool[r.nextInt(pool.length)] : (float) (r.nextGaussian() * 3);
+        }
+        return x;
+    }
+
+    @Test
+    void keysFollowArraysSortOrder() {
+        float[] x = adversarial(5000, 1, -1f, 1f);
+        float[] sorted = x.clone();
+        Arrays.sort(sorted);
+        int[] keys = new int[x.length];
+        assertEquals(-1, ClampKernels.toKeys(x, 0, x.length, keys, 0));
+        Arrays.sort(keys);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(Float.floatToRawIntBits(sorted[i]), Float.floatToRawIntBits(ClampKernels.fromKey(keys[i])));
+        }
+        assertTrue(ClampKernels.key(-0f) < ClampKernels.key(0f), "-0 sorts before +0, as in Arrays.sort");
+    }
+
+    @Test
+    void toKeysVectorEqualsScalar() {
+        for (int len = 0; len <= 70; len++) {
+            float[] x = adversarial(len + 5, len, -2f, 2f);
+            int[] a = new int[len + 3];
+            int[] b = new int[len + 3];
+            assertEquals(ClampKernels.toKeysScalar(x, 5, len, a, 3), ClampKernels.toKeys(x, 5, len, b, 3));
+            assertArrayEquals(a, b, "len " + len);
+            for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                Float.intBitsToFloat(0xFFC00001)}) {
+                if (len == 0) {
+                    continue;
+                }
+                int at = (len * 7 + 3) % len;
+                float[] y = x.clone();
+                y[5 + at] = bad;
+                if (at + 3 < len) {
+                    y[5 + at + 3] = Float.NaN; // the first one is reported
+                }
+                assertEquals(at, ClampKernels.toKeysScalar(y, 5, len, new int[len], 0));
+                assertEquals(at, ClampKernels.toKeys(y, 5, len, new int[len], 0), "len " + len);
+            }
+        }
+    }
+
+    @Test
+    void countLessEqualVectorEqualsScalar() {
+        SplittableRandom r = new SplittableRandom(2);
+        for (int len = 0; len <= 100; len++) {
+            int[] a = new int[len + 4];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = r.nextInt(5) == 0 ? r.nextInt() : r.nextInt(-3, 4);
+            }
+            int[] pivots = {0, -1, 3, Integer.MIN_VALUE, Integer.MAX_VALUE, a[len / 2]};
+            for (int p : pivots) {
+                long s = ClampKernels.countLessEqualScalar(a, 2, 2 + len, p);
+                assertEquals(s, ClampKernels.countLessEqual(a, 2, 2 + len, p), "len " + len + " pivot " + p);
+                int less = 0;
+                int eq = 0;
+                for (int i = 2; i < 2 + len; i++) {
+                    less += a[i] < p ? 1 : 0;
+                    eq += a[i] == p ? 1 : 0;
+                }
+                assertEquals(((long) less << 32) | eq, s);
+            }
+        }
+    }
+
+    @Test
+    void clampVectorEqualsScalarWithResiduals() {
+        float[][] boundPairs = {{-1f, 1f}, {-0f, 0f}, {0f, 0f}, {-0f, -0f}, {0.5f, 0.5f}, {-3f, 2.5f},
+            {-Float.MAX_VALUE, Float.MAX_VALUE}, {Float.MIN_VALUE, 1e-30f}};
+        long seed = 10;
+        for (float[] b : boundPairs) {
+            for (int len = 0; len <= 70; len++) {
+                float[] x = adversarial(len + 1, seed++, b[0], b[1]);
+                float[] outS = new float[len + 2];
+                float[] outV = new float[len + 2];
+                int[] colS = new int[len + 1];
+                int[] colV = new int[len + 1];
+                float[] valS = new float[len + 1];
+                float[] valV = new float[len + 1];
+                int ns = ClampKernels.clampScalar(x, 1, outS, 2, len, b[0], b[1], colS, valS, 1);
+                int nv = ClampKernels.clamp(x, 1, outV, 2, len, b[0], b[1], colV, valV, 1);
+                String what = Arrays.toString(b) + " len " + len;
+                assertEquals(ns, nv, what);
+                assertArrayEquals(bits(outS), bits(outV), what);
+                assertArrayEquals(colS, colV, what);
+                assertArrayEquals(bits(valS), bits(valV), what);
+                // Without residual storage, and in place: the same clamped values and count.
+                float[] inPlace = x.clone();
+                assertEquals(ns, ClampKernels.clamp(inPlace, 1, inPlace, 1, len, b[0], b[1], null, null, 0));
+                assertArrayEquals(bits(Arrays.copyOfRange(outS, 2, 2 + len)),
+                        bits(Arrays.copyOfRange(inPlace, 1, 1 + len)), what + " in place");
+            }
+        }
+    }
+
+    @Test
+    void clampKeepsValuesEqualToABound() {
+        float[] x = {-0f, 0f, -1f, 1f, 2f, -2f};
+        float[] out = new float[6];
+        int[] col = new int[6];
+        float[] val = new float[6];
+        int n = ClampKernels.clamp(x, 0, out, 0, 6, 0f, 1f, col, val, 0);
+        // -0 is numerically equal to the +0 bound: kept as -0, not a residual.
+        assertArrayEquals(bits(new float[] {-0f, 0f, 0f, 1f, 1f, 0f}), bits(out));
+        assertEquals(3, n);
+        assertArrayEquals(new int[] {2, 4, 5}, Arrays.copyOf(col, 3));
+        assertArrayEquals(new float[] {-1f, 1f, -2f}, Arrays.copyOf(val, 3));
+    }
+
+    @Test
+    void clampBoundsVectorEqualsScalar() {
+        SplittableRandom r = new SplittableRandom(4);
+        for (int len = 0; len <= 70; len++) {
+            float[] lower = new float[len + 3];
+            float[] upper = new float[len + 3];
+            for (int i = 0; i < lower.length; i++) {
+                float a = (float) r.nextGaussian();
+                float c = r.nextInt(4) == 0 ? a : (float) r.nextGaussian();
+                lower[i] = Math.min(a, c);
+                upper[i] = Math.max(a, c);
+                if (r.nextInt(5) == 0) {
+                    lower[i] = -0f;
+                    upper[i] = 0f;
+                }
+            }
+            float[] x = adversarial(len, len, -1f, 1f);
+            float[] outS = new float[len];
+            float[] outV = new float[len];
+            int[] colS = new int[len];
+            int[] colV = new int[len];
+            float[] valS = new float[len];
+            float[] valV = new float[len];
+            int ns = ClampKernels.clampBoundsScalar(x, 0, outS, 0, len, lower, upper, 3, colS, valS, 0);
+            int nv = ClampKernels.clampBounds(x, 0, outV, 0, len, lower, upper, 3, colV, valV, 0);
+            assertEquals(ns, nv);
+            assertArrayEquals(bits(outS), bits(outV), "len " + len);
+            assertArrayEquals(colS, colV);
+            assertArrayEquals(bits(valS), bits(valV));
+        }
+    }
+
+    static int[] bits(float[] x) {
+        int[] b = new int[x.length];
+        for (int i = 0; i < x.length; i++) {
+            b[i] = Float.floatToRawIntBits(x[i]);
+        }
+        return b;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.fp4.nn;
+
+import dev.fp4.nn.recipe.LinearRole;
+import java.util.List;
+
+/**
+ * SwiGLU feed-forward: y = W2 · (silu(W1·x) ⊙ W3·x), with W1 the gate, W3 the up and W2 the down
+ * projection.
+ */
+public final class FeedForward {
+    private final LlamaConfig config;
+    private final Linear w1;
+    private final Linear w3;
+    private final Linear w2;
+
+    private float[] g = new float[0];
+    private float[] u = new float[0];
+    private float[] h = new float[0];
+    private int rows;
+
+    /** The feed-forward of block {@code layer}; parameter names start with {@code prefix}. */
+    public FeedForward(String prefix, int layer, LlamaConfig config) {
+        this.config = config;
+        this.w1 = new Linear(prefix + "w1", LinearRole.FFN_GATE, layer, config.dim(), config.ffnDim());
+        this.w3 = new Linear(prefix + "w3", LinearRole.FFN_UP, layer, config.dim(), config.ffnDim());
+        this.w2 = new Linear(prefix + "w2", LinearRole.FFN_DOWN, layer, config.ffnDim(), config.dim());
+    }
+
+    /** The projections in the order w1 (gate), w2 (down), w3 (up). */
+    public List<Linear> linears() {
+        return List.of(w1, w2, w3);
+    }
+
+    void ensure(int n) {
+        g = Workspace.grow(g, (long) n * config.ffnDim());
+        u = Workspace.grow(u, (long) n * config.ffnDim());
+        h = Workspace.grow(h, (long) n * config.ffnDim());
+    }
+
+    /** y[rows, dim] = ffn(x[rows, dim]); keeps what backward needs. */
+    public void forward(float[] x, float[] y, int rows) {
+        ensure(rows);
+        this.rows = rows;
+        w1.forward(x, g, rows);
+        w3.forward(x, u, rows);
+        SwiGLU.forward(g, 0, u, 0, h, 0, rows * config.ffnDim());
+        w2.forward(h, y, rows);
+    }
+
+    /** Writes the input gradient into dx; adds parameter gradients. */
+    void backward(float[] dy, float[] dx, Workspace ws) {
+        w2.backward(dy, ws.dh, false);
+        SwiGLU.backward(g, 0, u, 0, ws.dh, 0, ws.dg, 0, ws.du, 0, rows * config.ffnDim());
+        w1.backward(ws.dg, dx, false);
+        w3.backward(ws.du, dx, true);
+    }
+}

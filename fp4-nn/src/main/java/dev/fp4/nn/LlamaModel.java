@@ -1,0 +1,246 @@
+package dev.fp4.nn;
+
+import dev.fp4.nn.recipe.LinearRole;
+import dev.fp4.nn.recipe.PrecisionRecipe;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.SplittableRandom;
+
+/**
+ * A LLaMA-style decoder: token embedding, {@code layers} pre-norm blocks (RMSNorm, causal
+ * attention with RoPE and optional grouped-query heads, SwiGLU feed-forward), a final RMSNorm and
+ * an LM head (tied to the embedding or not), trained with mean cross-entropy.
+ *
+ * <p>Activations for backward live in buffers sized by (batch, seq) that are reused: after the
+ * first step of a shape, {@link #forward} and {@link #backward} allocate nothing of their own.
+ * Initialisation: every matrix ~ N(0, 0.02²) from a {@link SplittableRandom} seeded by the
+ * constructor's seed, the output projections (wo, w2) scaled by 1/sqrt(2·layers); norms start at 1.
+ *
+ * <p>Not thread-safe: one step at a time per model.
+ */
+public final class LlamaModel {
+    /** Standard deviation of the initial weights. */
+    public static final double INIT_STD = 0.02;
+
+    private final LlamaConfig config;
+    private final Embedding embedding;
+    private final List<TransformerBlock> blocks;
+    private final RMSNorm finalNorm;
+    private final Linear lmHead;
+    private final List<Parameter> parameters;
+    private final List<Linear> linears;
+    private final Workspace ws = new Workspace();
+
+    private PrecisionRecipe recipe;
+    private PrecisionRecipe applied;
+    private long step;
+    private long totalSteps;
+
+    // Residual stream: xs[l] is the input of block l, xs[layers] the last block's output.
+    private final float[][] xs;
+    private float[] xnF = new float[0];
+    private float[] invF = new float[0];
+    private float[] logits = new float[0];
+    private float[] grad = new float[0];
+    private int[] tokens = new int[0];
+    private int batch;
+    private int seq;
+    private boolean backwardReady;
+
+    /** A model with weights drawn from {@code seed}. */
+    public LlamaModel(LlamaConfig config, PrecisionRecipe recipe, long seed) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.recipe = Objects.requireNonNull(recipe, "recipe");
+        Rope rope = new Rope(config.headDim(), config.maxSeq(), config.ropeTheta());
+        this.embedding = new Embedding("tok_embeddings", config.vocab(), config.dim());
+        List<TransformerBlock> bs = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            bs.add(new TransformerBlock(l, config, rope));
+        }
+        this.blocks = Collections.unmodifiableList(bs);
+        this.finalNorm = new RMSNorm("norm", config.dim(), config.normEps());
+        this.lmHead = config.tiedEmbeddings()
+                ? new Linear(embedding.table(), LinearRole.LM_HEAD, -1)
+                : new Linear("output", LinearRole.LM_HEAD, -1, config.dim(), config.vocab());
+        List<Parameter> ps = new ArrayList<>();
+        ps.add(embedding.table());
+        List<Linear> ls = new ArrayList<>();
+        for (TransformerBlock b : blocks) {
+            ps.addAll(b.parameters());
+            ls.addAll(b.linears());
+        }
+        ps.add(finalNorm.weight());
+        if (!config.tiedEmbeddings()) {
+            ps.add(lmHead.weight());
+        }
+        ls.add(lmHead);
+        this.parameters = Collections.unmodifiableList(ps);
+        this.linears = Collections.unmodifiableList(ls);
+        LinearScratch shared = new LinearScratch();
+        for (Linear l : linears) {
+            l.shareScratch(shared);
+        }
+        this.xs = new float[config.layers() + 1][0];
+        initialise(seed);
+    }
+
+    private void initialise(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        double outStd = INIT_STD / Math.sqrt(2.0 * config.layers());
+        for (Parameter p : parameters) {
+            if (p.shape().length < 2) {
+                continue; // norms keep their ones
+            }
+            boolean output = p.name().endsWith(".wo") || p.name().endsWith(".w2");
+            double std = output ? outStd : INIT_STD;
+            float[] d = p.data();
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) (random.nextGaussian() * std);
+            }
+        }
+    }
+
+    /** The configuration. */
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** All trainable parameters in a fixed order (embedding, blocks, final norm, output head). */
+    public List<Parameter> parameters() {
+        return parameters;
+    }
+
+    /** All linear layers in a fixed order (per block wq, wk, wv, wo, w1, w2, w3; then the LM head). */
+    public List<Linear> linears() {
+        return linears;
+    }
+
+    /** The blocks. */
+    public List<TransformerBlock> blocks() {
+        return blocks;
+    }
+
+    /** The current recipe. */
+    public PrecisionRecipe recipe() {
+        return recipe;
+    }
+
+    /** The recipe in force at the current step (the schedule's target once it has switched). */
+    public PrecisionRecipe effectiveRecipe() {
+        return totalSteps > 0 ? recipe.at(step, totalSteps) : recipe;
+    }
+
+    /** Replaces the recipe (takes effect at the next forward). */
+    public void setRecipe(PrecisionRecipe recipe) {
+        this.recipe = Objects.requireNonNull(recipe, "recipe");
+    }
+
+    /**
+     * Tells the model where training stands, for target-precision schedules: from the next
+     * forward on, the linear layers follow {@code recipe().at(step, totalSteps)}.
+     */
+    public void setStep(long step, long totalSteps) {
+        if (step < 0 || totalSteps <= 0 || step > totalSteps) {
+            throw new IllegalArgumentException("need 0 <= step <= totalSteps and totalSteps > 0, got step "
+                    + step + " of " + totalSteps);
+        }
+        this.step = step;
+        this.totalSteps = totalSteps;
+    }
+
+    /**
+     * Mean cross-entropy of predicting {@code targets} from {@code tokens}, both [batch, seq]
+     * row-major; keeps the activations for {@link #backward()}.
+     */
+    public float forward(int[] tokens, int[] targets, int batch, int seq) {
+        float loss = run(tokens, targets, batch, seq, true);
+        backwardReady = true;
+        return loss;
+    }
+
+    /**
+     * The same loss as {@link #forward} without preparing a backward pass (it reuses the forward
+     * buffers, so a pending {@link #backward()} is no longer possible after it).
+     */
+    public float evaluate(int[] tokens, int[] targets, int batch, int seq) {
+        backwardReady = false;
+        return run(tokens, targets, batch, seq, false);
+    }
+
+    private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {
+        check(tokens, "tokens", batch, seq);
+        check(targets, "targets", batch, seq);
+        PrecisionRecipe effective = effectiveRecipe();
+        if (effective != applied) {
+            for (Linear l : linears) {
+                l.setPrecision(effective.precision(l.role(), l.layer(), config.layers()));
+            }
+            applied = effective;
+        }
+        int n = batch * seq;
+        this.batch = batch;
+        this.seq = seq;
+        int size = n * config.dim();
+        for (int l = 0; l < xs.length; l++) {
+            xs[l] = Workspace.grow(xs[l], size);
+        }
+        xnF = Workspace.grow(xnF, size);
+        invF = Workspace.grow(invF, n);
+        logits = Workspace.grow(logits, (long) n * config.vocab());
+        grad = Workspace.grow(grad, size);
+        if (this.tokens.length < n) {
+            this.tokens = new int[n];
+        }
+        System.arraycopy(tokens, 0, this.tokens, 0, n);
+        ws.ensure(config, batch, seq);
+        embedding.forward(tokens, n, xs[0]);
+        for (int l = 0; l < blocks.size(); l++) {
+            blocks.get(l).forward(xs[l], xs[l + 1], batch, seq, ws);
+        }
+        finalNorm.forward(xs[blocks.size()], xnF, invF, 0, n);
+        lmHead.forward(xnF, logits, n);
+        float loss = CrossEntropy.forward(logits, targets, n, config.vocab(), logits, training);
+        if (!Float.isFinite(loss)) {
+            throw new ArithmeticException("loss is " + loss + " (recipe " + recipe.name() + ")");
+        }
+        return loss;
+    }
+
+    /** Adds the gradient of the last {@link #forward}'s loss into every {@link Parameter#grad()}. */
+    public void backward() {
+        if (!backwardReady) {
+            throw new IllegalStateException("backward() needs a forward() first (evaluate() does not keep state)");
+        }
+        backwardReady = false;
+        int n = batch * seq;
+        lmHead.backward(logits, ws.dxn, false);
+        java.util.Arrays.fill(grad, 0, n * config.dim(), 0f);
+        finalNorm.backward(xs[blocks.size()], invF, 0, ws.dxn, grad, n);
+        for (int l = blocks.size() - 1; l >= 0; l--) {
+            blocks.get(l).backward(grad, ws);
+        }
+        embedding.backward(tokens, n, grad);
+    }
+
+    private void check(int[] ids, String what, int batch, int seq) {
+        Objects.requireNonNull(ids, what);
+        if (batch <= 0 || seq <= 0) {
+            throw new IllegalArgumentException("batch and seq must be positive, got batch " + batch + ", seq " + seq);
+        }
+        if (seq > config.maxSeq()) {
+            throw new IllegalArgumentException("seq " + seq + " exceeds the model's maxSeq " + config.maxSeq());
+        }
+        long n = (long) batch * seq;
+        if (ids.length < n) {
+            throw new IllegalArgumentException(what + " has " + ids.length + " ids, need batch*seq = " + n);
+        }
+        for (int i = 0; i < n; i++) {
+            if (ids[i] < 0 || ids[i] >= config.vocab()) {
+                throw new IllegalArgumentException(what + "[" + i + "] = " + ids[i] + " is outside [0, "
+                        + config.vocab() + ")");
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.fp4.nn;
+
+import dev.fp4.core.simd.Simd;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Root-mean-square normalisation: y = x · r · w with r = 1 / sqrt(mean(x²) + eps), per row of
+ * [rows, dim].
+ *
+ * <p>Backward, with g = dy ⊙ w: dx = r·g − x · r³ · (g·x) / dim and dw += dy ⊙ x · r.
+ */
+public final class RMSNorm {
+    private static final VectorSpecies<Float> S = Simd.FLOAT;
+    private static final int L = S.length();
+
+    private final Parameter weight;
+    private final float eps;
+
+    /** A norm over {@code dim} features with weights initialised to one. */
+    public RMSNorm(String name, int dim, float eps) {
+        this.weight = new Parameter(name, dim);
+        java.util.Arrays.fill(weight.data(), 1f);
+        this.eps = eps;
+    }
+
+    /** The gain vector. */
+    public Parameter weight() {
+        return weight;
+    }
+
+    /**
+     * Normalises {@code rows} rows of x into y and stores each row's r in {@code inv[invOff + row]}.
+     */
+    public void forward(float[] x, float[] y, float[] inv, int invOff, int rows) {
+        int dim = weight.size();
+        float[] w = weight.data();
+        for (int r = 0; r < rows; r++) {
+            inv[invOff + r] = forwardRow(x, r * dim, w, y, r * dim, dim, eps);
+        }
+    }
+
+    /**
+     * Adds dx into {@code dx} (so the residual stream's gradient can be passed directly) and dw into
+     * the weight's gradient.
+     */
+    public void backward(float[] x, float[] inv, int invOff, float[] dy, float[] dx, int rows) {
+        int dim = weight.size();
+        float[] w = weight.data();
+        float[] dw = weight.grad();
+        for (int r = 0; r < rows; r++) {
+            backwardRow(x, r * dim, w, inv[invOff + r], dy, r * dim, dx, r * dim, dw, dim, true);
+        }
+    }
+
+    /** One row: y = x · r · w; returns r. */
+    public static float forwardRow(float[] x, int xOff, float[] w, float[] y, int yOff, int dim, float eps) {
+        float ms = VectorOps.sumSquares(x, xOff, dim) / dim;
+        float r = (float) (1.0 / Math.sqrt(ms + eps));
+        if (Simd.ENABLED) {
+            scaleVector(x, xOff, w, r, y, yOff, dim);
+        } else {
+            scaleScalar(x, xOff, w, r, y, yOff, dim);
+        }
+        return r;
+    }
+
+    static void scaleVector(float[] x, int xOff, float[] w, float r, float[] y, int yOff, int dim) {
+        int i = 0;
+        for (int bound = S.loopBound(dim); i < bound; i += L) {
+            FloatVector.fromArray(S, x, xOff + i).mul(r).mul(FloatVector.fromArray(S, w, i)).intoArray(y, yOff + i);
+        }
+        for (; i < dim; i++) {
+            y[yOff + i] = x[xOff + i] * r * w[i];
+        }
+    }
+
+    static void scaleScalar(float[] x, int xOff, float[] w, float r, float[] y, int yOff, int dim) {
+        for (int i = 0; i < dim; i++) {
+            y[yOff + i] = x[xOff + i] * r * w[i];
+        }
+    }
+
+    /**
+     * One row of the backward pass; dx is written, or added to when {@code accumulate}; dw is
+     * always added to.
+     */
+    public static void backwardRow(float[] x, int xOff, float[] w, float r, float[] dy, int dyOff,
+                                   float[] dx, int dxOff, float[] dw, int dim, boolean accumulate) {
+        if (Simd.ENABLED) {
+            backwardRowVector(x, xOff, w, r, dy, dyOff, dx, dxOff, dw, dim, accumulate);
+        } else {
+            backwardRowScalar(x, xOff, w, r, dy, dyOff, dx, dxOff, dw, dim, accumulate);
+        }
+    }
+
+    static void backwardRowVector(float[] x, int xOff, float[] w, float r, float[] dy, int dyOff,
+                                  float[] dx, int dxOff, float[] dw, int dim, boolean accumulate) {
+        // g·x in the canonical order of VectorOps (16 partials, then the tail).
+        FloatVector acc0 = FloatVector.zero(S);
+        FloatVector acc1 = FloatVector.zero(S);
+        FloatVector acc2 = FloatVector.zero(S);
+        FloatVector acc3 = FloatVector.zero(S);
+        int bound16 = dim - dim % VectorOps.PARTIALS;
+        for (int i = 0; i < bound16; i += VectorOps.PARTIALS) {
+            acc0 = FloatVector.fromArray(S, dy, dyOff + i).mul(FloatVector.fromArray(S, w, i))
+                    .fma(FloatVector.fromArray(S, x, xOff + i), acc0);
+            if (L < 16) {
+                int j = i + L;
+                acc1 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc1);
+            }
+            if (L < 8) {
+                int j = i + 2 * L;
+                acc2 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc2);
+                j = i + 3 * L;
+                acc3 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc3);
+            }
+        }
+        float gx = 0f;
+        for (int l = 0; l < L; l++) {
+            gx += acc0.lane(l);
+        }
+        if (L < 16) {
+            for (int l = 0; l < L; l++) {
+                gx += acc1.lane(l);
+            }
+        }
+        if (L < 8) {
+            for (int l = 0; l < L; l++) {
+                gx += acc2.lane(l);
+            }
+            for (int l = 0; l < L; l++) {
+                gx += acc3.lane(l);
+            }
+        }
+        for (int i = bound16; i < dim; i++) {
+            gx = Math.fma(dy[dyOff + i] * w[i], x[xOff + i], gx);
+        }
+        float c = r * r * r * gx / dim;
+        int i = 0;
+        for (int bound = S.loopBound(dim); i < bound; i += L) {
+            FloatVector xv = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector dyv = FloatVector.fromArray(S, dy, dyOff + i);
+            FloatVector g = dyv.mul(FloatVector.fromArray(S, w, i));
+            FloatVector d = g.mul(r).sub(xv.mul(c));
+            if (accumulate) {
+                d = FloatVector.fromArray(S, dx, dxOff + i).add(d);
+            }
+            d.intoArray(dx, dxOff + i);
+            FloatVector.fromArray(S, dw, i).add(dyv.mul(xv.mul(r))).intoArray(dw, i);
+        }
+        for (; i < dim; i++) {
+            float xi = x[xOff + i];
+            float dyi = dy[dyOff + i];
+            float d = dyi * w[i] * r - xi * c;
+            dx[dxOff + i] = accumulate ? dx[dxOff + i] + d : d;
+            dw[i] = dw[i] + dyi * (xi * r);
+        }
+    }
+
+    static void backwardRowScalar(float[] x, int xOff, float[] w, float r, float[] dy, int dyOff,
+                                  float[] dx, int dxOff, float[] dw, int dim, boolean accumulate) {
+        float gx = VectorOps.dot3Scalar(dy, dyOff, w, 0, x, xOff, dim);
+        float c = r * r * r * gx / dim;
+        for (int i = 0; i < dim; i++) {
+            float xi = x[xOff + i];
+            float dyi = dy[dyOff + i];
+            float d = dyi * w[i] * r - xi * c;
+            dx[dxOff + i] = accumulate ? dx[dxOff + i] + d : d;
+            dw[i] = dw[i] + dyi * (xi * r);
+        }
+    }
+}

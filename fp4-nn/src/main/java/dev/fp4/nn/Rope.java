@@ -1,0 +1,117 @@
+package dev.fp4.nn;
+
+import dev.fp4.core.simd.Simd;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Rotary position embedding in the half-split layout (GPT-NeoX / Hugging Face LLaMA): within each
+ * head of width d, element i and element i + d/2 form a pair rotated by the angle
+ * pos · θ^(−2i/d), i in [0, d/2).
+ *
+ * <p>Forward: (a, b) → (a·cos − b·sin, a·sin + b·cos). Backward applies the transposed rotation
+ * (the inverse) to the gradient: (da, db) → (da·cos + db·sin, db·cos − da·sin).
+ */
+public final class Rope {
+    private static final VectorSpecies<Float> S = Simd.FLOAT;
+    private static final int L = S.length();
+
+    private final int headDim;
+    private final int half;
+    private final int maxSeq;
+    private final float[] cos;
+    private final float[] sin;
+
+    /** Tables for positions [0, maxSeq) and heads of width {@code headDim} (even). */
+    public Rope(int headDim, int maxSeq, double theta) {
+        if (headDim <= 0 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("head dimension must be even and positive, got " + headDim);
+        }
+        this.headDim = headDim;
+        this.half = headDim / 2;
+        this.maxSeq = maxSeq;
+        this.cos = new float[maxSeq * half];
+        this.sin = new float[maxSeq * half];
+        for (int p = 0; p < maxSeq; p++) {
+            for (int i = 0; i < half; i++) {
+                double angle = p * Math.pow(theta, -2.0 * i / headDim);
+                cos[p * half + i] = (float) Math.cos(angle);
+                sin[p * half + i] = (float) Math.sin(angle);
+            }
+        }
+    }
+
+    /**
+     * Rotates, in place, every head of every row of x [batch·seq, heads·headDim] (row n has
+     * position n mod seq); {@code inverse} applies the backward rotation.
+     */
+    public void apply(float[] x, int rows, int seq, int heads, boolean inverse) {
+        if (seq > maxSeq) {
+            throw new IllegalArgumentException("sequence length " + seq + " exceeds maxSeq " + maxSeq);
+        }
+        int width = heads * headDim;
+        for (int n = 0; n < rows; n++) {
+            int tab = (n % seq) * half;
+            for (int h = 0; h < heads; h++) {
+                rotate(x, n * width + h * headDim, cos, sin, tab, half, inverse);
+            }
+        }
+    }
+
+    /** Rotates one head x[off, off + 2·half) with table row cos/sin[tab, tab + half). */
+    public static void rotate(float[] x, int off, float[] cos, float[] sin, int tab, int half, boolean inverse) {
+        if (Simd.ENABLED) {
+            rotateVector(x, off, cos, sin, tab, half, inverse);
+        } else {
+            rotateScalar(x, off, cos, sin, tab, half, inverse);
+        }
+    }
+
+    static void rotateVector(float[] x, int off, float[] cos, float[] sin, int tab, int half, boolean inverse) {
+        int i = 0;
+        for (int bound = S.loopBound(half); i < bound; i += L) {
+            FloatVector a = FloatVector.fromArray(S, x, off + i);
+            FloatVector b = FloatVector.fromArray(S, x, off + half + i);
+            FloatVector c = FloatVector.fromArray(S, cos, tab + i);
+            FloatVector s = FloatVector.fromArray(S, sin, tab + i);
+            if (inverse) {
+                a.mul(c).add(b.mul(s)).intoArray(x, off + i);
+                b.mul(c).sub(a.mul(s)).intoArray(x, off + half + i);
+            } else {
+                a.mul(c).sub(b.mul(s)).intoArray(x, off + i);
+                a.mul(s).add(b.mul(c)).intoArray(x, off + half + i);
+            }
+        }
+        for (; i < half; i++) {
+            rotatePair(x, off + i, off + half + i, cos[tab + i], sin[tab + i], inverse);
+        }
+    }
+
+    static void rotateScalar(float[] x, int off, float[] cos, float[] sin, int tab, int half, boolean inverse) {
+        for (int i = 0; i < half; i++) {
+            rotatePair(x, off + i, off + half + i, cos[tab + i], sin[tab + i], inverse);
+        }
+    }
+
+    private static void rotatePair(float[] x, int ia, int ib, float c, float s, boolean inverse) {
+        float a = x[ia];
+        float b = x[ib];
+        if (inverse) {
+            x[ia] = a * c + b * s;
+            x[ib] = b * c - a * s;
+        } else {
+            x[ia] = a * c - b * s;
+            x[ib] = a * s + b * c;
+        }
+    }
+
+    /** cos table, [maxSeq, headDim/2] (live; for tests). */
+    float[] cosTable() {
+        return cos;
+    }
+
+    /** sin table, [maxSeq, headDim/2] (live; for tests). */
+    float[] sinTable() {
+        return sin;
+    }
+}

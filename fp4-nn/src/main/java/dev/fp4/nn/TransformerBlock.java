@@ -1,0 +1,96 @@
+package dev.fp4.nn;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A pre-norm LLaMA block: h = x + Attention(RMSNorm(x)); y = h + FFN(RMSNorm(h)).
+ *
+ * <p>Backward runs on one residual-gradient buffer in place: it holds dy on entry and dx on exit.
+ */
+public final class TransformerBlock {
+    private final int layer;
+    private final LlamaConfig config;
+    private final RMSNorm attnNorm;
+    private final Attention attention;
+    private final RMSNorm ffnNorm;
+    private final FeedForward ffn;
+
+    private float[] x;            // block input (a reference to the model's residual buffer)
+    private float[] xn1 = new float[0];
+    private float[] inv1 = new float[0];
+    private float[] mid = new float[0];
+    private float[] xn2 = new float[0];
+    private float[] inv2 = new float[0];
+    private int rows;
+
+    /** Block number {@code layer} of a model with {@code config}, sharing the rotary tables. */
+    public TransformerBlock(int layer, LlamaConfig config, Rope rope) {
+        this.layer = layer;
+        this.config = config;
+        String p = "layers." + layer + ".";
+        this.attnNorm = new RMSNorm(p + "attn_norm", config.dim(), config.normEps());
+        this.attention = new Attention(p + "attn.", layer, config, rope);
+        this.ffnNorm = new RMSNorm(p + "ffn_norm", config.dim(), config.normEps());
+        this.ffn = new FeedForward(p + "ffn.", layer, config);
+    }
+
+    /** The block index. */
+    public int layer() {
+        return layer;
+    }
+
+    /** The attention sub-layer. */
+    public Attention attention() {
+        return attention;
+    }
+
+    /** The feed-forward sub-layer. */
+    public FeedForward feedForward() {
+        return ffn;
+    }
+
+    /** Parameters in a fixed order: attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3. */
+    public List<Parameter> parameters() {
+        List<Parameter> ps = new ArrayList<>();
+        ps.add(attnNorm.weight());
+        attention.linears().forEach(l -> ps.add(l.weight()));
+        ps.add(ffnNorm.weight());
+        ffn.linears().forEach(l -> ps.add(l.weight()));
+        return ps;
+    }
+
+    /** The linear layers, attention first. */
+    public List<Linear> linears() {
+        List<Linear> ls = new ArrayList<>(attention.linears());
+        ls.addAll(ffn.linears());
+        return ls;
+    }
+
+    /** y = block(x), both [batch·seq, dim]; x must stay unchanged until backward. */
+    void forward(float[] x, float[] y, int batch, int seq, Workspace ws) {
+        int n = batch * seq;
+        int size = n * config.dim();
+        this.x = x;
+        this.rows = n;
+        xn1 = Workspace.grow(xn1, size);
+        inv1 = Workspace.grow(inv1, n);
+        mid = Workspace.grow(mid, size);
+        xn2 = Workspace.grow(xn2, size);
+        inv2 = Workspace.grow(inv2, n);
+        attnNorm.forward(x, xn1, inv1, 0, n);
+        attention.forward(xn1, ws.tmp, batch, seq);
+        VectorOps.add(x, 0, ws.tmp, 0, mid, 0, size);
+        ffnNorm.forward(mid, xn2, inv2, 0, n);
+        ffn.forward(xn2, ws.tmp, n);
+        VectorOps.add(mid, 0, ws.tmp, 0, y, 0, size);
+    }
+
+    /** {@code grad} holds dL/dy on entry and dL/dx on exit. */
+    void backward(float[] grad, Workspace ws) {
+        ffn.backward(grad, ws.dxn, ws);
+        ffnNorm.backward(mid, inv2, 0, ws.dxn, grad, rows);
+        attention.backward(grad, ws.dxn, ws);
+        attnNorm.backward(x, inv1, 0, ws.dxn, grad, rows);
+    }
+}

@@ -1,0 +1,48 @@
+package dev.fp4.nn;
+
+/**
+ * Scratch buffers the blocks share during backward (only one block runs at a time), grown on
+ * demand and then reused, so steps of the same (or smaller) shape allocate nothing.
+ */
+final class Workspace {
+    float[] dxn = new float[0];
+    float[] dq = new float[0];
+    float[] dk = new float[0];
+    float[] dv = new float[0];
+    float[] dqh = new float[0];
+    float[] dkh = new float[0];
+    float[] dvh = new float[0];
+    float[] doh = new float[0];
+    float[] ds = new float[0];
+    float[] datt = new float[0];
+    float[] dg = new float[0];
+    float[] du = new float[0];
+    float[] dh = new float[0];
+    float[] tmp = new float[0];
+
+    void ensure(LlamaConfig c, int batch, int seq) {
+        int n = batch * seq;
+        dxn = grow(dxn, n * c.dim());
+        dq = grow(dq, n * c.dim());
+        dk = grow(dk, n * c.kvDim());
+        dv = grow(dv, n * c.kvDim());
+        dqh = grow(dqh, n * c.dim());
+        dkh = grow(dkh, n * c.kvDim());
+        dvh = grow(dvh, n * c.kvDim());
+        doh = grow(doh, n * c.dim());
+        ds = grow(ds, seq * seq);
+        datt = grow(datt, n * c.dim());
+        dg = grow(dg, n * c.ffnDim());
+        du = grow(du, n * c.ffnDim());
+        dh = grow(dh, n * c.ffnDim());
+        tmp = grow(tmp, n * Math.max(c.dim(), c.ffnDim()));
+    }
+
+    /** {@code a} when it holds at least n elements, else a new array of n. */
+    static float[] grow(float[] a, long n) {
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("buffer of " + n + " floats is too large for one array");
+        }
+        return a.length >= n ? a : new float[(int) n];
+    }
+}

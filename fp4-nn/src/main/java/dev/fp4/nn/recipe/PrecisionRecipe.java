@@ -1,0 +1,220 @@
+package dev.fp4.nn.recipe;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * A named precision recipe: for every linear layer (by {@link LinearRole} and block index) the
+ * {@link LinearPrecision} of its three GeMMs, plus an optional target-precision schedule that
+ * switches to another recipe for the last fraction of the training steps.
+ *
+ * <p>Built-in recipes come from {@link #byName(String)}; custom ones from {@link #builder(String)}:
+ * <pre>{@code
+ * PrecisionRecipe r = PrecisionRecipe.builder("ffn-bf16")
+ *         .defaults(LinearPrecision.FP32)
+ *         .feedForward(LinearPrecision.uniform(myBf16Format))
+ *         .targetPrecision(PrecisionRecipe.FP32, 0.1)
+ *         .build();
+ * }</pre>
+ * Rules apply in the order they were added; the last one that matches a layer wins.
+ */
+public final class PrecisionRecipe {
+    /** All GeMMs in FP32. */
+    public static final PrecisionRecipe FP32 = builder("fp32").build();
+
+    private static final Map<String, Supplier<PrecisionRecipe>> BUILT_IN = new LinkedHashMap<>();
+
+    static {
+        BUILT_IN.put("fp32", () -> FP32);
+    }
+
+    private final String name;
+    private final LinearPrecision defaults;
+    private final List<Rule> rules;
+    private final PrecisionRecipe target;
+    private final double targetFraction;
+
+    private PrecisionRecipe(Builder b) {
+        this.name = b.name;
+        this.defaults = b.defaults;
+        this.rules = List.copyOf(b.rules);
+        this.target = b.target;
+        this.targetFraction = b.targetFraction;
+    }
+
+    /** The recipe's name, as recorded by the command line and checkpoints. */
+    public String name() {
+        return name;
+    }
+
+    /** The precision of the linear layer with {@code role} in block {@code layer} (−1 for the LM head). */
+    public LinearPrecision precision(LinearRole role, int layer, int layers) {
+        Objects.requireNonNull(role, "role");
+        LinearPrecision p = defaults;
+        for (Rule r : rules) {
+            if (r.selector.matches(role, layer, layers)) {
+                p = r.precision;
+            }
+        }
+        return p;
+    }
+
+    /** The recipe in force at {@code step} of {@code totalSteps}: this one, or the schedule's target. */
+    public PrecisionRecipe at(long step, long totalSteps) {
+        if (target != null && totalSteps > 0 && step >= switchStep(totalSteps)) {
+            return target.at(step, totalSteps);
+        }
+        return this;
+    }
+
+    /** First step run in the target precision (totalSteps when there is no schedule). */
+    public long switchStep(long totalSteps) {
+        if (target == null) {
+            return totalSteps;
+        }
+        return totalSteps - Math.round(targetFraction * totalSteps);
+    }
+
+    /** The target recipe of the schedule, if any. */
+    public Optional<PrecisionRecipe> target() {
+        return Optional.ofNullable(target);
+    }
+
+    /** Fraction of the steps, at the end of training, run in the target recipe (0 without one). */
+    public double targetFraction() {
+        return targetFraction;
+    }
+
+    /** Names accepted by {@link #byName(String)}, in a fixed order. */
+    public static List<String> names() {
+        return List.copyOf(BUILT_IN.keySet());
+    }
+
+    /**
+     * A built-in recipe.
+     *
+     * @throws IllegalArgumentException for an unknown name, listing the valid ones
+     */
+    public static PrecisionRecipe byName(String name) {
+        Supplier<PrecisionRecipe> s = name == null ? null : BUILT_IN.get(name.trim());
+        if (s == null) {
+            throw new IllegalArgumentException("unknown precision recipe '" + name + "'; valid recipes: "
+                    + String.join(", ", names()));
+        }
+        return s.get();
+    }
+
+    /** A builder for a custom recipe named {@code name} (all FP32 until rules say otherwise). */
+    public static Builder builder(String name) {
+        return new Builder(name);
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    /** Selects linear layers by role and block index (−1 for the LM head). */
+    @FunctionalInterface
+    public interface Selector {
+        /** Whether the layer with {@code role} in block {@code layer} of {@code layers} is selected. */
+        boolean matches(LinearRole role, int layer, int layers);
+    }
+
+    private record Rule(Selector selector, LinearPrecision precision) {
+    }
+
+    /** Composes a recipe from rules; the last matching rule wins. */
+    public static final class Builder {
+        private final String name;
+        private LinearPrecision defaults = LinearPrecision.FP32;
+        private final List<Rule> rules = new ArrayList<>();
+        private PrecisionRecipe target;
+        private double targetFraction;
+
+        private Builder(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("a recipe needs a non-blank name");
+            }
+            this.name = name;
+        }
+
+        /** The precision of every layer no rule selects. */
+        public Builder defaults(LinearPrecision p) {
+            this.defaults = Objects.requireNonNull(p, "precision");
+            return this;
+        }
+
+        /** Layers chosen by an arbitrary selector. */
+        public Builder when(Selector selector, LinearPrecision p) {
+            rules.add(new Rule(Objects.requireNonNull(selector, "selector"), Objects.requireNonNull(p, "precision")));
+            return this;
+        }
+
+        /** Layers with one of {@code roles}. */
+        public Builder roles(Set<LinearRole> roles, LinearPrecision p) {
+            Set<LinearRole> set = EnumSet.copyOf(roles);
+            return when((role, layer, layers) -> set.contains(role), p);
+        }
+
+        /** The attention projections q, k, v, o. */
+        public Builder attention(LinearPrecision p) {
+            return when((role, layer, layers) -> role.isAttention(), p);
+        }
+
+        /** The feed-forward projections gate, up, down. */
+        public Builder feedForward(LinearPrecision p) {
+            return when((role, layer, layers) -> role.isFeedForward(), p);
+        }
+
+        /** The LM head. */
+        public Builder lmHead(LinearPrecision p) {
+            return roles(EnumSet.of(LinearRole.LM_HEAD), p);
+        }
+
+        /** Every linear layer of the first {@code n} blocks. */
+        public Builder firstBlocks(int n, LinearPrecision p) {
+            nonNegative(n);
+            return when((role, layer, layers) -> layer >= 0 && layer < n, p);
+        }
+
+        /** Every linear layer of the last {@code n} blocks. */
+        public Builder lastBlocks(int n, LinearPrecision p) {
+            nonNegative(n);
+            return when((role, layer, layers) -> layer >= 0 && layer >= layers - n, p);
+        }
+
+        /**
+         * Runs the last {@code fraction} of the steps (0 < fraction < 1) in {@code target}, e.g. the
+         * higher precision the model is meant to be used in (the target-precision schedule).
+         */
+        public Builder targetPrecision(PrecisionRecipe target, double fraction) {
+            Objects.requireNonNull(target, "target");
+            if (!(fraction > 0 && fraction < 1)) {
+                throw new IllegalArgumentException("target fraction must be in (0, 1), got " + fraction);
+            }
+            this.target = target;
+            this.targetFraction = fraction;
+            return this;
+        }
+
+        /** The recipe. */
+        public PrecisionRecipe build() {
+            return new PrecisionRecipe(this);
+        }
+
+        private static void nonNegative(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("block count must be >= 0, got " + n);
+            }
+        }
+    }
+}

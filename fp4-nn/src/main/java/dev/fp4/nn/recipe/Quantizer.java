@@ -1,0 +1,29 @@
+package dev.fp4.nn.recipe;
+
+/**
+ * A worker that fake-quantizes GeMM operands of one {@link OperandFormat}: values are rounded to
+ * the format (with its scales) and written back as FP32. Quantizers keep reusable buffers, so each
+ * linear layer owns its own; they are not thread-safe.
+ *
+ * <p>Operands are always presented in the GeMM-compatible layout [rows, cols] with the reduction
+ * dimension along {@code cols}: per-row and 1×b block scales then never straddle the reduction.
+ */
+public interface Quantizer {
+    /**
+     * dst[rows, cols] = Q(src[rows, cols]) (dst may equal src at the same offset).
+     *
+     * @param stream distinguishes calls for stochastic rounding (deterministic for a given seed
+     *               and stream); ignored by deterministic formats
+     */
+    void quantize(float[] src, int srcOff, int rows, int cols, float[] dst, int dstOff, long stream);
+
+    /**
+     * For formats with E2M1 elements: writes the values the element rounding saw in the last
+     * {@link #quantize} call, x = src / (block scale · tensor scale), for gradient estimators.
+     *
+     * @throws UnsupportedOperationException for formats without E2M1 elements
+     */
+    default void scaledValues(float[] src, int srcOff, float[] dst, int dstOff) {
+        throw new UnsupportedOperationException("this format has no E2M1 elements to estimate gradients for");
+    }
+}
