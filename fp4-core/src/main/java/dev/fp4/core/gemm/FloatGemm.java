@@ -16,8 +16,8 @@ import java.util.Objects;
  * </ul>
  *
  * <p>Result, bit for bit: each element of C is one chain of fused multiply-adds over k in increasing
- * order, started from 0, or from the old C when {@code accumulate} is true — exactly the loops of
- * {@link FloatGemmReference}. It therefore does not depend on blocking, vector width or the number
+ * order — exactly the loops of {@link FloatGemmReference}: with {@code accumulate}, NN and TN
+ * continue the chain from the old C, NT adds its finished dot product to C. It therefore does not depend on blocking, vector width or the number
  * of threads ({@link Gemm#setThreads(int)}). With the Vector API enabled the work runs in a
  * cache-blocked engine with a register-blocked micro-kernel, split over output rectangles on the
  * shared pool; with {@code fp4.vector.bits=0} it runs {@link FloatGemmReference}.
@@ -48,7 +48,7 @@ public final class FloatGemm {
             FloatGemmReference.matmulNT(a, aOff, b, bOff, c, cOff, m, n, k, accumulate);
             return;
         }
-        run(a, aOff, k, false, b, bOff, k, false, c, cOff, m, n, k, accumulate);
+        run(a, aOff, k, false, b, bOff, k, false, c, cOff, m, n, k, accumulate, false);
     }
 
     /**
@@ -69,7 +69,7 @@ public final class FloatGemm {
             FloatGemmReference.matmulNN(a, aOff, b, bOff, c, cOff, m, n, k, accumulate);
             return;
         }
-        run(a, aOff, k, false, b, bOff, n, true, c, cOff, m, n, k, accumulate);
+        run(a, aOff, k, false, b, bOff, n, true, c, cOff, m, n, k, accumulate, true);
     }
 
     /**
@@ -90,11 +90,16 @@ public final class FloatGemm {
             FloatGemmReference.matmulTN(a, aOff, b, bOff, c, cOff, m, n, k, accumulate);
             return;
         }
-        run(a, aOff, m, true, b, bOff, n, true, c, cOff, m, n, k, accumulate);
+        run(a, aOff, m, true, b, bOff, n, true, c, cOff, m, n, k, accumulate, true);
     }
 
+    /**
+     * @param chainFromC with accumulate: continue each chain from the old C (NN, TN) rather than add
+     *                   the finished chain to it (NT; the engine's scaled mode with factors 1, exact)
+     */
     private static void run(float[] a, int aOff, int lda, boolean aKMajor, float[] b, int bOff, int ldb,
-                            boolean bKMajor, float[] c, int cOff, int m, int n, int k, boolean accumulate) {
+                            boolean bKMajor, float[] c, int cOff, int m, int n, int k, boolean accumulate,
+                            boolean chainFromC) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -114,7 +119,7 @@ public final class FloatGemm {
             call.n = n;
             call.k = k;
             call.accumulate = accumulate;
-            call.scaled = false;
+            call.scaled = accumulate && !chainFromC;
             GemmEngine.run(call);
         } finally {
             GemmEngine.release(call);

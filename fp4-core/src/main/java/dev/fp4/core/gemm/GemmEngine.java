@@ -18,10 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Determinism: every element of C is one FMA chain over p = 0, 1, ..., k−1 in increasing order
  * (the chain goes through the block buffer between reduction blocks), started from zero or, for
- * FP32 accumulation, from the old value of C. Blocking and threads only decide which thread runs
- * which chain, never the order inside it, so the result equals {@link FloatGemmReference} bit for
- * bit. In the scaled mode (FP4 operands) the chain starts from zero and the epilogue writes
- * C = (C +) chain · (outerA[i] · outerB[j]).
+ * FP32 NN/TN accumulation, from the old value of C. Blocking and threads only decide which thread
+ * runs which chain, never the order inside it, so the result equals {@link FloatGemmReference} bit
+ * for bit. In the scaled mode (FP4 operands, and FP32 NT accumulation with factors 1) the chain
+ * starts from zero and the epilogue writes C = (C +) chain · (outerA[i] · outerB[j]).
  */
 final class GemmEngine {
 
