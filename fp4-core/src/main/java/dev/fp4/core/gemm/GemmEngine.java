@@ -97,7 +97,7 @@ final class GemmEngine {
             if (cblock.length < MC * nc) {
                 cblock = new float[MC * nc];
             }
-            int t = GemmOperand.Fp4.GROUP * Math.max(k, KC);
+            int t = Math.max(GemmOperand.Fp4.GROUP * Math.max(k, KC), Math.max(MC, nc));
             if (tmp.length < t) {
                 tmp = new float[t];
             }
@@ -282,9 +282,7 @@ final class GemmEngine {
         for (int jc = n0; jc < n1; jc += ncMax) {
             int nc = Math.min(ncMax, n1 - jc);
             int ncp = roundUp(nc, NR);
-            for (int jp = 0; jp * NR < nc; jp++) {
-                call.b.pack(bpack, jp * k * NR, jc + jp * NR, Math.min(NR, nc - jp * NR), 0, k, NR, tmp);
-            }
+            call.b.pack(bpack, jc, nc, 0, k, NR, tmp);
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = Math.min(MC, m1 - ic);
                 if (fromC) {
@@ -294,9 +292,7 @@ final class GemmEngine {
                 }
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
-                    for (int ip = 0; ip * MR < mc; ip++) {
-                        call.a.pack(apack, ip * kc * MR, ic + ip * MR, Math.min(MR, mc - ip * MR), pc, kc, MR, tmp);
-                    }
+                    call.a.pack(apack, ic, mc, pc, kc, MR, tmp);
                     boolean load = pc > 0 || fromC;
                     for (int jp = 0; jp * NR < nc; jp++) {
                         int bo = jp * k * NR + pc * NR;

@@ -12,24 +12,40 @@ import java.util.Arrays;
 abstract class GemmOperand {
 
     /**
-     * Writes X[x0 + t, p0 + q] to {@code dst[off + q·width + t]} for t &lt; len and q &lt; kc, and
-     * zeros for len ≤ t &lt; width.
+     * Packs X[x0 .. x0+len, p0 .. p0+kc) into panels of {@code width} outer indices: element
+     * (x0 + t, p0 + q) goes to {@code dst[(t / width)·kc·width + q·width + t % width]}; the last
+     * panel is padded with zeros up to a multiple of width.
      *
-     * @param tmp scratch of at least 16·{@code kc} floats, owned by the calling thread
+     * @param tmp scratch owned by the calling thread, at least max(16·kc, len) floats
      */
-    abstract void pack(float[] dst, int off, int x0, int len, int p0, int kc, int width, float[] tmp);
+    abstract void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp);
 
     /** Factor applied to every output element in this operand's row/column x (1 for FP32). */
     abstract float outer(int x);
 
-    /** Zeros the padding columns t in [len, width) of a packed panel of kc steps. */
-    static void zeroPad(float[] dst, int off, int len, int kc, int width) {
-        if (len == width) {
+    /** Zeros the padding of the last panel (outer indices len .. roundUp(len, width)). */
+    static void zeroPad(float[] dst, int len, int kc, int width) {
+        int used = len % width;
+        if (used == 0) {
             return;
         }
+        int off = (len / width) * kc * width;
         for (int q = 0; q < kc; q++) {
             int d = off + q * width;
-            Arrays.fill(dst, d + len, d + width, 0f);
+            Arrays.fill(dst, d + used, d + width, 0f);
+        }
+    }
+
+    /**
+     * Distributes kc rows of a k-major source (row q holds outer indices 0..len from
+     * {@code src[srcOff + q·ld]}) into panels.
+     */
+    static void panelsFromRows(float[] src, int srcOff, int ld, int len, int kc, float[] dst, int width) {
+        for (int q = 0; q < kc; q++) {
+            int s = srcOff + q * ld;
+            for (int t0 = 0; t0 < len; t0 += width) {
+                System.arraycopy(src, s + t0, dst, (t0 / width) * kc * width + q * width, Math.min(width, len - t0));
+            }
         }
     }
 
@@ -71,15 +87,16 @@ abstract class GemmOperand {
         }
 
         @Override
-        void pack(float[] dst, int doff, int x0, int len, int p0, int kc, int width, float[] tmp) {
+        void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp) {
             if (kMajor) {
-                for (int q = 0; q < kc; q++) {
-                    System.arraycopy(a, off + (p0 + q) * ld + x0, dst, doff + q * width, len);
-                }
+                panelsFromRows(a, off + p0 * ld + x0, ld, len, kc, dst, width);
             } else {
-                transposeInto(a, off + x0 * ld + p0, ld, len, kc, dst, doff, width);
+                for (int t0 = 0; t0 < len; t0 += width) {
+                    transposeInto(a, off + (x0 + t0) * ld + p0, ld, Math.min(width, len - t0), kc,
+                            dst, (t0 / width) * kc * width, width);
+                }
             }
-            zeroPad(dst, doff, len, kc, width);
+            zeroPad(dst, len, kc, width);
         }
 
         @Override
@@ -126,22 +143,32 @@ abstract class GemmOperand {
         }
 
         @Override
-        void pack(float[] dst, int doff, int x0, int len, int p0, int kc, int width, float[] tmp) {
+        void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp) {
             boolean scales = !factored;
             if (kMajor) {
+                // One decode per reduction row over the whole block, then spread into panels.
                 for (int q = 0; q < kc; q++) {
-                    t.decodeRow(p0 + q, x0, len, dst, doff + q * width, scales);
+                    t.decodeRow(p0 + q, x0, len, tmp, 0, scales);
+                    for (int t0 = 0; t0 < len; t0 += width) {
+                        System.arraycopy(tmp, t0, dst, (t0 / width) * kc * width + q * width,
+                                Math.min(width, len - t0));
+                    }
                 }
             } else {
-                for (int g = 0; g < len; g += GROUP) {
-                    int rows = Math.min(GROUP, len - g);
-                    for (int r = 0; r < rows; r++) {
-                        t.decodeRow(x0 + g + r, p0, kc, tmp, r * kc, scales);
+                // Per panel, decode up to GROUP of its rows, then transpose them into place.
+                for (int t0 = 0; t0 < len; t0 += width) {
+                    int pw = Math.min(width, len - t0);
+                    int panel = (t0 / width) * kc * width;
+                    for (int g = 0; g < pw; g += GROUP) {
+                        int rows = Math.min(GROUP, pw - g);
+                        for (int r = 0; r < rows; r++) {
+                            t.decodeRow(x0 + t0 + g + r, p0, kc, tmp, r * kc, scales);
+                        }
+                        transposeInto(tmp, 0, kc, rows, kc, dst, panel + g, width);
                     }
-                    transposeInto(tmp, 0, kc, rows, kc, dst, doff + g, width);
                 }
             }
-            zeroPad(dst, doff, len, kc, width);
+            zeroPad(dst, len, kc, width);
         }
 
         @Override
