@@ -46,7 +46,8 @@ public final class Gemm {
 
     /**
      * Sets the number of threads; later calls use a pool of this size (the previous pool finishes
-     * the work it has and then shuts down). Results do not depend on this setting.
+     * the work it has and then shuts down; a call racing with the switch moves to the new pool).
+     * Results do not depend on this setting.
      *
      * @param n number of threads, at least 1
      * @throws IllegalArgumentException if {@code n < 1}
@@ -101,7 +102,26 @@ public final class Gemm {
             }
             return;
         }
-        pool().invoke(new Range(body, 0, count));
+        invoke(new Range(body, 0, count));
+    }
+
+    /**
+     * Runs a task on the shared pool and waits for it. If {@link #setThreads} replaced (and shut
+     * down) the pool between looking it up and submitting, the task is submitted to the new one.
+     */
+    static void invoke(ForkJoinTask<?> task) {
+        while (true) {
+            ForkJoinPool p = pool();
+            try {
+                p.invoke(task);
+                return;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                if (p == pool) {
+                    throw e;
+                }
+                task.reinitialize();
+            }
+        }
     }
 
     /** Splits [lo, hi) in halves down to single items. */

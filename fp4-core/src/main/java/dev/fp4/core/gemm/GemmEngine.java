@@ -261,7 +261,7 @@ final class GemmEngine {
         }
         call.root.reinitialize();
         call.root.count = count;
-        Gemm.pool().invoke(call.root);
+        Gemm.invoke(call.root);
     }
 
     /** C[m0..m1, n0..n1) of a call, on one thread with its own buffers. */
