@@ -47,7 +47,7 @@ final class GemmEngine {
     static final int NC_DECODED = roundUp(Integer.getInteger("fp4.gemm.nc.decoded", 2048), NR);
     static final int B_FLOATS_DECODED = Integer.getInteger("fp4.gemm.bfloats.decoded", 1 << 21);
     /** Below this many multiply-adds a GeMM runs on the calling thread. */
-    static final long PARALLEL_MIN = 1L << 18;
+    static final long PARALLEL_MIN = 1L << 20;
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 

@@ -174,6 +174,7 @@ class FloatGemmTest {
             int m = 157;
             int n = 203;
             int k = 811;
+            assertTrue((long) m * n * k >= GemmEngine.PARALLEL_MIN);
             float[] a = random(r, m * k);
             float[] b = random(r, n * k);
             for (Layout l : Layout.values()) {
@@ -189,7 +190,9 @@ class FloatGemmTest {
                     }
                 }
                 // Tall-and-thin and short-and-wide shapes split the other way.
-                for (int[] s : new int[][] {{3, 900, 70}, {900, 5, 70}}) {
+                for (int[] s : new int[][] {{3, 900, 700}, {900, 5, 700}}) {
+                    // Large enough to be split (smaller problems run on the calling thread).
+                    assertTrue((long) s[0] * s[1] * s[2] >= GemmEngine.PARALLEL_MIN);
                     float[] x = random(r, s[0] * s[2]);
                     float[] y = random(r, s[1] * s[2]);
                     Gemm.setThreads(1);
