@@ -32,11 +32,13 @@ final class GemmEngine {
     /** Columns of a micro-tile: four vectors. */
     static final int NR = 4 * L;
     /** Reduction steps per packed left-operand block (fixed: it never changes a result). */
-    static final int KC = Integer.getInteger("fp4.gemm.kc", 384);
+    static final int KC = Math.max(1, Integer.getInteger("fp4.gemm.kc", 384));
     /** Rows per block of C. */
-    static final int MC = roundUp(Integer.getInteger("fp4.gemm.mc", 96), MR);
+    static final int MC = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.mc", 96)), MR);
     /** Most columns per block of C. */
-    static final int NC = roundUp(Integer.getInteger("fp4.gemm.nc", 512), NR);
+    static final int NC = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.nc", 512)), NR);
+    // The blocking sizes can be overridden with system properties for tuning; they never change a
+    // result, only speed.
     /** Most floats of the packed right operand (k × nc) per column block. */
     static final int B_FLOATS = Integer.getInteger("fp4.gemm.bfloats", 1 << 19);
     /**
@@ -44,7 +46,8 @@ final class GemmEngine {
      * from FP4: it is decoded again for every column block, so wider blocks (8 MiB of packed B, in
      * the shared L3) decode it once for the usual training shapes.
      */
-    static final int NC_DECODED = roundUp(Integer.getInteger("fp4.gemm.nc.decoded", 2048), NR);
+    static final int NC_DECODED = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.nc.decoded", 2048)), NR);
+    /** Packed right-operand budget (floats) when the left operand is decoded from FP4. */
     static final int B_FLOATS_DECODED = Integer.getInteger("fp4.gemm.bfloats.decoded", 1 << 21);
     /** Below this many multiply-adds a GeMM runs on the calling thread. */
     static final long PARALLEL_MIN = 1L << 20;
