@@ -11,6 +11,9 @@ import java.util.Arrays;
  */
 abstract class GemmOperand {
 
+    /** true: the reduction runs down the rows of the stored matrix (X[x, p] is element [p, x]). */
+    boolean kMajor;
+
     /**
      * Packs X[x0 .. x0+len, p0 .. p0+kc) into panels of {@code width} outer indices: element
      * (x0 + t, p0 + q) goes to {@code dst[(t / width)·kc·width + q·width + t % width]}; the last
@@ -42,9 +45,29 @@ abstract class GemmOperand {
      */
     static void panelsFromRows(float[] src, int srcOff, int ld, int len, int kc, float[] dst, int width) {
         for (int q = 0; q < kc; q++) {
-            int s = srcOff + q * ld;
-            for (int t0 = 0; t0 < len; t0 += width) {
-                System.arraycopy(src, s + t0, dst, (t0 / width) * kc * width + q * width, Math.min(width, len - t0));
+            spreadRow(src, srcOff + q * ld, len, dst, q, kc, width);
+        }
+    }
+
+    /**
+     * Spreads one reduction row (outer indices 0..len from {@code src[s]}) into row q of the panels.
+     * Narrow panels (the MR-tall left operand) copy element by element: a 6-float arraycopy costs
+     * more than the copy itself.
+     */
+    static void spreadRow(float[] src, int s, int len, float[] dst, int q, int kc, int width) {
+        int panelStride = kc * width;
+        int d = q * width;
+        if (width >= 16) {
+            for (int t0 = 0; t0 < len; t0 += width, d += panelStride) {
+                System.arraycopy(src, s + t0, dst, d, Math.min(width, len - t0));
+            }
+            return;
+        }
+        for (int t0 = 0; t0 < len; t0 += width, d += panelStride) {
+            int w = Math.min(width, len - t0);
+            int from = s + t0;
+            for (int t = 0; t < w; t++) {
+                dst[d + t] = src[from + t];
             }
         }
     }
@@ -70,9 +93,8 @@ abstract class GemmOperand {
     static final class Floats extends GemmOperand {
         float[] a;
         int off;
+        /** Leading dimension; X[x, p] = a[off + p·ld + x] when {@link #kMajor}, else a[off + x·ld + p]. */
         int ld;
-        /** true: X[x, p] = a[off + p·ld + x] (the reduction runs down the rows); false: a[off + x·ld + p]. */
-        boolean kMajor;
 
         Floats set(float[] a, int off, int ld, boolean kMajor) {
             this.a = a;
@@ -116,8 +138,6 @@ abstract class GemmOperand {
         /** Rows decoded at a time before an x-major block is transposed into a panel. */
         static final int GROUP = 16;
         Fp4Tensor t;
-        /** true: tensor rows run along the reduction (X[x, p] = t[p, x]); false: X[x, p] = t[x, p]. */
-        boolean kMajor;
         /** Scale constant along the reduction: factored out of the packed values. */
         boolean factored;
 
@@ -149,10 +169,7 @@ abstract class GemmOperand {
                 // One decode per reduction row over the whole block, then spread into panels.
                 for (int q = 0; q < kc; q++) {
                     t.decodeRow(p0 + q, x0, len, tmp, 0, scales);
-                    for (int t0 = 0; t0 < len; t0 += width) {
-                        System.arraycopy(tmp, t0, dst, (t0 / width) * kc * width + q * width,
-                                Math.min(width, len - t0));
-                    }
+                    spreadRow(tmp, 0, len, dst, q, kc, width);
                 }
             } else {
                 // Per panel, decode up to GROUP of its rows, then transpose them into place.
