@@ -1,5 +1,6 @@
 package dev.fp4.nn;
 
+import dev.fp4.core.gemm.Gemm;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
@@ -15,79 +16,29 @@ import java.util.function.IntConsumer;
  * is ever split across items whose partial results would be combined in a thread-dependent order.
  * Results are therefore the same bit for bit for every thread count.
  *
- * <p><b>Pool.</b> The pool and its size live in {@link #pool()} and {@link #threads()} only, so the
- * layers can share the GeMM engine's pool by changing these two places. The initial size is read
- * from the system property {@value #PROPERTY} (default: all available processors).
+ * <p><b>Pool.</b> The layers share the GeMM engine's pool ({@link Gemm#pool()}); its initial size
+ * is read from the system property {@value #PROPERTY} (default: all available processors).
  */
 public final class Parallel {
     /** System property naming the initial number of threads (a positive integer). */
-    public static final String PROPERTY = "fp4.threads";
-
-    private static final Object LOCK = new Object();
-    private static volatile ForkJoinPool pool;
-    private static volatile int threads = initialThreads();
+    public static final String PROPERTY = Gemm.PROPERTY;
 
     private Parallel() {
     }
 
-    private static int initialThreads() {
-        String requested = System.getProperty(PROPERTY);
-        if (requested == null || requested.isBlank()) {
-            return Runtime.getRuntime().availableProcessors();
-        }
-        int n;
-        try {
-            n = Integer.parseInt(requested.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(PROPERTY + " must be a positive integer; got '" + requested + "'", e);
-        }
-        if (n < 1) {
-            throw new IllegalArgumentException(PROPERTY + " must be a positive integer; got " + n);
-        }
-        return n;
-    }
-
     /** Number of threads the loops are spread over (1: everything runs on the caller). */
     public static int threads() {
-        return threads;
+        return Gemm.threads();
     }
 
     /**
-     * Sets the number of threads of later loops (the previous pool finishes its work and shuts
-     * down). Results do not depend on this setting.
+     * Sets the number of threads of later loops and GeMMs (one pool serves both). Results do not
+     * depend on this setting.
      *
      * @throws IllegalArgumentException if {@code n < 1}
      */
     public static void setThreads(int n) {
-        if (n < 1) {
-            throw new IllegalArgumentException("thread count must be at least 1; got " + n);
-        }
-        synchronized (LOCK) {
-            if (n == threads) {
-                return;
-            }
-            ForkJoinPool old = pool;
-            pool = null;
-            threads = n;
-            if (old != null) {
-                old.shutdown();
-            }
-        }
-    }
-
-    /** The shared pool, created on first use with {@link #threads()} workers. */
-    static ForkJoinPool pool() {
-        ForkJoinPool p = pool;
-        if (p == null) {
-            synchronized (LOCK) {
-                p = pool;
-                if (p == null) {
-                    p = new ForkJoinPool(threads);
-                    pool = p;
-                }
-            }
-        }
-        return p;
+        Gemm.setThreads(n);
     }
 
     /**
@@ -99,7 +50,7 @@ public final class Parallel {
         if (count <= 0) {
             return;
         }
-        int t = threads;
+        int t = Gemm.threads();
         if (count == 1 || t == 1 || ForkJoinTask.inForkJoinPool()) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
@@ -110,12 +61,12 @@ public final class Parallel {
         int grain = Math.max(1, count / (4 * t));
         RangeTask task = new RangeTask(body, 0, count, grain);
         while (true) {
-            ForkJoinPool p = pool();
+            ForkJoinPool p = Gemm.pool();
             try {
                 p.invoke(task);
                 return;
             } catch (RejectedExecutionException e) {
-                if (p == pool) {
+                if (p == Gemm.pool()) {
                     throw e;
                 }
                 task.reinitialize(); // setThreads replaced the pool meanwhile: run on the new one
