@@ -52,7 +52,8 @@ public final class Fp4Tensor {
         int blocks = blockRowCount * blockColCount;
         this.scales = new float[blocks];
         this.multipliers = new float[blocks];
-        this.amax = new float[blocks];
+        // One spare block row: the row pipeline's last row writes its (unused) "next" amax there.
+        this.amax = new float[blocks + blockColCount];
         this.rowMultipliers = new float[cols];
         Arrays.fill(scales, 1f);
     }
@@ -141,23 +142,35 @@ public final class Fp4Tensor {
         }
         tensorScale = 1f;
         for (int r = 0; r < rows; r++) {
-            int base = r * nbc;
-            boolean nanBlocks = false;
-            for (int j = base; j < base + nbc; j++) {
-                if (!(amax[j] < Float.POSITIVE_INFINITY)) {
-                    if (!rule.nanForNonFinite()) {
-                        throw nonFinite(x, off, rows, cols, scheme);
-                    }
-                    nanBlocks = true;
+            pipelineRow(x, off, rounding, rule, r);
+        }
+    }
+
+    /**
+     * One row of the pipeline. A method of its own so that the JIT compiles it (with the kernel
+     * inlined) from its invocation count: as the body of a long loop it would only be reached
+     * through on-stack replacement, and the first row of every call would run the kernel unoptimised.
+     */
+    private void pipelineRow(float[] x, int off, Rounding rounding, ScaleRule rule, int r) {
+        int nbc = blockColCount;
+        int base = r * nbc;
+        boolean nanBlocks = false;
+        for (int j = base; j < base + nbc; j++) {
+            if (!(amax[j] < Float.POSITIVE_INFINITY)) {
+                if (!rule.nanForNonFinite()) {
+                    throw nonFinite(x, off, rows, cols, scheme);
                 }
+                nanBlocks = true;
             }
-            blockScales(rule, amax, base, base + nbc, multipliers, scales);
-            boolean last = r + 1 == rows;
-            QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
-                    last ? null : x, off + (r + 1) * cols, amax, base + nbc);
-            if (nanBlocks) {
-                zeroNaNBlocks(r, r);
-            }
+        }
+        blockScales(rule, amax, base, base + nbc, multipliers, scales);
+        // The last row re-reads itself as "next" (from cache) into the spare amax row, so the
+        // kernel always runs the same branch.
+        int nextOff = r + 1 == rows ? off + r * cols : off + (r + 1) * cols;
+        QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
+                x, nextOff, amax, base + nbc);
+        if (nanBlocks) {
+            zeroNaNBlocks(r, r);
         }
     }
 
@@ -236,23 +249,24 @@ public final class Fp4Tensor {
             }
         }
         ScaleRule rule = scheme.scaleRule();
+        int blocks = multipliers.length; // amax may hold spare entries beyond the blocks
         float tensorAmax = 0f;
-        for (float a : amax) {
-            tensorAmax = Math.max(tensorAmax, a);
+        for (int b = 0; b < blocks; b++) {
+            tensorAmax = Math.max(tensorAmax, amax[b]);
         }
         if (!(tensorAmax < Float.POSITIVE_INFINITY) && !rule.nanForNonFinite()) {
             throw nonFinite(x, off, rows, cols, scheme);
         }
         if (rule.isTwoLevel()) {
             float sEnc = ScaleRule.nvfp4EncodeScale(tensorAmax);
-            for (int b = 0; b < amax.length; b++) {
+            for (int b = 0; b < blocks; b++) {
                 float sb = ScaleRule.nvfp4BlockScale(amax[b], sEnc);
                 multipliers[b] = ScaleRule.nvfp4Multiplier(sb, sEnc);
                 scalesOut[b] = sb;
             }
             return ScaleRule.nvfp4TensorScale(sEnc);
         }
-        blockScales(rule, amax, 0, amax.length, multipliers, scalesOut);
+        blockScales(rule, amax, 0, blocks, multipliers, scalesOut);
         return 1f;
     }
 

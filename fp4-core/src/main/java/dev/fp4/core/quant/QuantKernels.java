@@ -833,121 +833,148 @@ public final class QuantKernels {
     private static void encodeBlocksRneVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
             Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
 
-        boolean withNext = next != null;
-        int block = 0;
-        int inBlock = 0;
-        float m = blockMul[bmOff];
-        IntVector acc = IntVector.zero(I);
+        // One block per outer iteration (blockCols is a multiple of L or the whole row), so no
+        // vector lives across blocks or past the loops: nothing is boxed.
+        int blocks = (n + blockCols - 1) / blockCols;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            if (withNext) {
-                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
-            }
-            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+        for (int j = 0; j < blocks; j++) {
+            int end = Math.min(n, (j + 1) * blockCols);
+            float m = blockMul[bmOff + j];
+            if (next != null) {
+                IntVector acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
 
-            IntVector bc0 = y0.reinterpretAsInts();
-            IntVector mc0 = bc0.and(0x7FFFFFFF);
-            IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
-            IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
-                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
-            IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
-            LongVector pair = c0.reinterpretAsLongs();
-            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
-                    .convertShape(VectorOperators.L2B, PACK, 0);
-            if (PACK_EXACT) {
-                b.intoArray(dst, (index + i) >>> 1);
+                    IntVector bc0 = y0.reinterpretAsInts();
+                    IntVector mc0 = bc0.and(0x7FFFFFFF);
+                    IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
+                    IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                            .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+                    IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
+                }
+                int a = acc.reduceLanes(VectorOperators.MAX);
+                for (int t = i; t < end; t++) {
+                    a = Math.max(a, Float.floatToRawIntBits(next[nextOff + t]) & 0x7FFFFFFF);
+                }
+                nextAmax[naOff + j] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
             } else {
-                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
-            }
-            inBlock += L;
-            if (inBlock == blockCols) {
-                if (withNext) {
-                    int a = acc.reduceLanes(VectorOperators.MAX);
-                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
-                    acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+                    IntVector bc0 = y0.reinterpretAsInts();
+                    IntVector mc0 = bc0.and(0x7FFFFFFF);
+                    IntVector smallc0 = mc0.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
+                    IntVector bigc0 = mc0.add(mc0.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
+                            .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
+                    IntVector c0 = bigc0.max(smallc0).or(bc0.lanewise(VectorOperators.LSHR, 28).and(8));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
                 }
-                block++;
-                inBlock = 0;
-                if (i + L < n) {
-                    m = blockMul[bmOff + block];
-                }
             }
-        }
-        if (i < n) {
-            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
-        }
-        if (withNext && (inBlock != 0 || i < n)) {
-            int a = acc.reduceLanes(VectorOperators.MAX);
-            for (int j = i; j < n; j++) {
-                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            if (i < end) {
+                encodeScalarConstant(x, xOff + i, end - i, m, rounding, dst, index + i);
+                i = end;
             }
-            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
         }
     }
 
     private static void encodeBlocksHalfUpVector(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
             Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
 
-        boolean withNext = next != null;
-        int block = 0;
-        int inBlock = 0;
-        float m = blockMul[bmOff];
-        IntVector acc = IntVector.zero(I);
+        // One block per outer iteration (blockCols is a multiple of L or the whole row), so no
+        // vector lives across blocks or past the loops: nothing is boxed.
+        int blocks = (n + blockCols - 1) / blockCols;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            if (withNext) {
-                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
-            }
-            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+        for (int j = 0; j < blocks; j++) {
+            int end = Math.min(n, (j + 1) * blockCols);
+            float m = blockMul[bmOff + j];
+            if (next != null) {
+                IntVector acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
 
-            IntVector c0 = IntVector.zero(I);
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.25f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.75f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.75f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.25f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.25f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.75f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.75f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 2.5f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -2.5f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 3.5f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -3.5f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
-            c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
-            c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
-            c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
-            LongVector pair = c0.reinterpretAsLongs();
-            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
-                    .convertShape(VectorOperators.L2B, PACK, 0);
-            if (PACK_EXACT) {
-                b.intoArray(dst, (index + i) >>> 1);
+                    IntVector c0 = IntVector.zero(I);
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 2.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -2.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 3.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -3.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
+                    c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+                    c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
+                }
+                int a = acc.reduceLanes(VectorOperators.MAX);
+                for (int t = i; t < end; t++) {
+                    a = Math.max(a, Float.floatToRawIntBits(next[nextOff + t]) & 0x7FFFFFFF);
+                }
+                nextAmax[naOff + j] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
             } else {
-                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
-            }
-            inBlock += L;
-            if (inBlock == blockCols) {
-                if (withNext) {
-                    int a = acc.reduceLanes(VectorOperators.MAX);
-                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
-                    acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+
+                    IntVector c0 = IntVector.zero(I);
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 0.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -0.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.25f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 1.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -1.75f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 2.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -2.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 3.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -3.5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.GE, 5f).cast(I));
+                    c0 = c0.add(1, y0.compare(VectorOperators.LT, -5f).cast(I));
+                    c0 = c0.lanewise(VectorOperators.OR, 8, y0.compare(VectorOperators.LT, -0.25f).cast(I));
+                    c0 = c0.blend(7, y0.test(VectorOperators.IS_NAN).cast(I));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
                 }
-                block++;
-                inBlock = 0;
-                if (i + L < n) {
-                    m = blockMul[bmOff + block];
-                }
             }
-        }
-        if (i < n) {
-            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
-        }
-        if (withNext && (inBlock != 0 || i < n)) {
-            int a = acc.reduceLanes(VectorOperators.MAX);
-            for (int j = i; j < n; j++) {
-                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            if (i < end) {
+                encodeScalarConstant(x, xOff + i, end - i, m, rounding, dst, index + i);
+                i = end;
             }
-            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
         }
     }
 
@@ -956,88 +983,129 @@ public final class QuantKernels {
         int k0 = rounding.key0();
         int k1 = rounding.key1();
         IntVector iota = IntVector.fromArray(I, IOTA, 0);
-        boolean withNext = next != null;
-        int block = 0;
-        int inBlock = 0;
-        float m = blockMul[bmOff];
-        IntVector acc = IntVector.zero(I);
+        // One block per outer iteration (blockCols is a multiple of L or the whole row), so no
+        // vector lives across blocks or past the loops: nothing is boxed.
+        int blocks = (n + blockCols - 1) / blockCols;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            if (withNext) {
-                acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
-            }
-            FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
-            IntVector idx0 = iota.add(index + i);
-            IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
-            hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
-            FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
-            FloatVector ac0 = y0.abs();
-            ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
-            IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
-            FloatVector loc0 = FloatVector.zero(F);
-            FloatVector invc0 = FloatVector.broadcast(F, 2f);
-            VectorMask<Float> gc0;
-            gc0 = ac0.compare(VectorOperators.GE, 0.5f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(0.5f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 1f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(1f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 1.5f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(1.5f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 2f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(2f, gc0);
-            invc0 = invc0.blend(1f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 3f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(3f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 4f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(4f, gc0);
-            invc0 = invc0.blend(0.5f, gc0);
-            gc0 = ac0.compare(VectorOperators.GE, 6f);
-            c0 = c0.add(1, gc0.cast(I));
-            loc0 = loc0.blend(6f, gc0);
-            invc0 = invc0.blend(0f, gc0);
-            c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
-            LongVector pair = c0.reinterpretAsLongs();
-            ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
-                    .convertShape(VectorOperators.L2B, PACK, 0);
-            if (PACK_EXACT) {
-                b.intoArray(dst, (index + i) >>> 1);
+        for (int j = 0; j < blocks; j++) {
+            int end = Math.min(n, (j + 1) * blockCols);
+            float m = blockMul[bmOff + j];
+            if (next != null) {
+                IntVector acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    acc = acc.max(FloatVector.fromArray(F, next, nextOff + i).reinterpretAsInts().and(0x7FFFFFFF));
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+                    IntVector idx0 = iota.add(index + i);
+                    IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
+                    FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
+                    FloatVector ac0 = y0.abs();
+                    ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
+                    IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
+                    FloatVector loc0 = FloatVector.zero(F);
+                    FloatVector invc0 = FloatVector.broadcast(F, 2f);
+                    VectorMask<Float> gc0;
+                    gc0 = ac0.compare(VectorOperators.GE, 0.5f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(0.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 1f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(1f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 1.5f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(1.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 2f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(2f, gc0);
+                    invc0 = invc0.blend(1f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 3f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(3f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 4f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(4f, gc0);
+                    invc0 = invc0.blend(0.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 6f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(6f, gc0);
+                    invc0 = invc0.blend(0f, gc0);
+                    c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
+                }
+                int a = acc.reduceLanes(VectorOperators.MAX);
+                for (int t = i; t < end; t++) {
+                    a = Math.max(a, Float.floatToRawIntBits(next[nextOff + t]) & 0x7FFFFFFF);
+                }
+                nextAmax[naOff + j] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
             } else {
-                b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
-            }
-            inBlock += L;
-            if (inBlock == blockCols) {
-                if (withNext) {
-                    int a = acc.reduceLanes(VectorOperators.MAX);
-                    nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
-                    acc = IntVector.zero(I);
+                for (; i + L <= end; i += L) {
+                    FloatVector y0 = FloatVector.fromArray(F, x, xOff + i).mul(m);
+                    IntVector idx0 = iota.add(index + i);
+                    IntVector hc0 = idx0.mul(0x9E3779B9).lanewise(VectorOperators.XOR, k0);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).lanewise(VectorOperators.XOR, k1);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);
+                    hc0 = hc0.lanewise(VectorOperators.XOR, hc0.lanewise(VectorOperators.LSHR, 16));
+                    FloatVector uc0 = ((FloatVector) hc0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
+                    FloatVector ac0 = y0.abs();
+                    ac0 = ac0.blend(Float.POSITIVE_INFINITY, ac0.test(VectorOperators.IS_NAN));
+                    IntVector c0 = y0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 28).and(8);
+                    FloatVector loc0 = FloatVector.zero(F);
+                    FloatVector invc0 = FloatVector.broadcast(F, 2f);
+                    VectorMask<Float> gc0;
+                    gc0 = ac0.compare(VectorOperators.GE, 0.5f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(0.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 1f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(1f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 1.5f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(1.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 2f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(2f, gc0);
+                    invc0 = invc0.blend(1f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 3f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(3f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 4f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(4f, gc0);
+                    invc0 = invc0.blend(0.5f, gc0);
+                    gc0 = ac0.compare(VectorOperators.GE, 6f);
+                    c0 = c0.add(1, gc0.cast(I));
+                    loc0 = loc0.blend(6f, gc0);
+                    invc0 = invc0.blend(0f, gc0);
+                    c0 = c0.add(1, uc0.compare(VectorOperators.LT, ac0.sub(loc0).mul(invc0)).cast(I));
+                    LongVector pair = c0.reinterpretAsLongs();
+                    ByteVector b = (ByteVector) pair.or(pair.lanewise(VectorOperators.LSHR, 28))
+                            .convertShape(VectorOperators.L2B, PACK, 0);
+                    if (PACK_EXACT) {
+                        b.intoArray(dst, (index + i) >>> 1);
+                    } else {
+                        b.intoArray(dst, (index + i) >>> 1, PACK.indexInRange(0, L / 2));
+                    }
                 }
-                block++;
-                inBlock = 0;
-                if (i + L < n) {
-                    m = blockMul[bmOff + block];
-                }
             }
-        }
-        if (i < n) {
-            encodeScalarConstant(x, xOff + i, n - i, m, rounding, dst, index + i);
-        }
-        if (withNext && (inBlock != 0 || i < n)) {
-            int a = acc.reduceLanes(VectorOperators.MAX);
-            for (int j = i; j < n; j++) {
-                a = Math.max(a, Float.floatToRawIntBits(next[nextOff + j]) & 0x7FFFFFFF);
+            if (i < end) {
+                encodeScalarConstant(x, xOff + i, end - i, m, rounding, dst, index + i);
+                i = end;
             }
-            nextAmax[naOff + block] = a > 0x7F800000 ? Float.NaN : Float.intBitsToFloat(a);
         }
     }
 }
