@@ -6,6 +6,8 @@ package dev.fp4.nn;
  * the logits, (softmax(z_n) − onehot(t_n)) / rows, is produced in the same pass.
  */
 public final class CrossEntropy {
+    private static final int ROWS_PER_TASK = 16;
+
     private CrossEntropy() {
     }
 
@@ -14,18 +16,36 @@ public final class CrossEntropy {
      * turned into the gradient of the mean loss when {@code gradient} is true.
      */
     public static float forward(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient) {
-        double total = 0;
+        return forward(logits, targets, rows, vocab, out, gradient, new double[rows]);
+    }
+
+    /**
+     * As {@link #forward(float[], int[], int, int, float[], boolean)}, with a caller-supplied
+     * buffer of at least {@code rows} elements for the per-row losses (rows run in parallel; the
+     * mean is then summed in row order, so the result does not depend on the thread count).
+     */
+    public static float forward(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient,
+                                double[] rowLoss) {
+        if (rowLoss.length < rows) {
+            throw new IllegalArgumentException("rowLoss needs " + rows + " elements, got " + rowLoss.length);
+        }
         float inv = 1f / rows;
-        for (int n = 0; n < rows; n++) {
-            int off = n * vocab;
-            int t = targets[n];
-            float zt = logits[off + t];
-            float lse = Softmax.forward(logits, off, out, off, vocab, 1f);
-            if (gradient) {
-                VectorOps.scale(out, off, vocab, inv);
-                out[off + t] -= inv;
+        Parallel.forEach((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, c -> {
+            for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
+                int off = n * vocab;
+                int t = targets[n];
+                float zt = logits[off + t];
+                float lse = Softmax.forward(logits, off, out, off, vocab, 1f);
+                if (gradient) {
+                    VectorOps.scale(out, off, vocab, inv);
+                    out[off + t] -= inv;
+                }
+                rowLoss[n] = (double) lse - zt;
             }
-            total += (double) lse - zt;
+        });
+        double total = 0;
+        for (int n = 0; n < rows; n++) {
+            total += rowLoss[n];
         }
         return (float) (total / rows);
     }

@@ -2,6 +2,9 @@ package dev.fp4.nn;
 
 /** Token embedding table [vocab, dim]: forward copies rows, backward adds rows into the gradient. */
 public final class Embedding {
+    private static final int ROWS_PER_TASK = 64;
+    private static final int COLS_PER_TASK = 64;
+
     private final Parameter table;
 
     /** A zero table named {@code name}, [vocab, dim]. */
@@ -18,18 +21,25 @@ public final class Embedding {
     public void forward(int[] tokens, int count, float[] out) {
         int dim = table.shape()[1];
         float[] w = table.data();
-        for (int n = 0; n < count; n++) {
-            System.arraycopy(w, tokens[n] * dim, out, n * dim, dim);
-        }
+        Parallel.forEach((count + ROWS_PER_TASK - 1) / ROWS_PER_TASK, c -> {
+            for (int n = c * ROWS_PER_TASK, end = Math.min(count, n + ROWS_PER_TASK); n < end; n++) {
+                System.arraycopy(w, tokens[n] * dim, out, n * dim, dim);
+            }
+        });
     }
 
     /** grad[tokens[n]] += dOut[n]; rows are added in increasing n, so the result is deterministic. */
     public void backward(int[] tokens, int count, float[] dOut) {
         int dim = table.shape()[1];
         float[] g = table.grad();
-        for (int n = 0; n < count; n++) {
-            int row = tokens[n] * dim;
-            VectorOps.add(g, row, dOut, n * dim, g, row, dim);
-        }
+        // Split over column ranges: every element still receives its rows in increasing n.
+        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, c -> {
+            int c0 = c * COLS_PER_TASK;
+            int len = Math.min(COLS_PER_TASK, dim - c0);
+            for (int n = 0; n < count; n++) {
+                int row = tokens[n] * dim + c0;
+                VectorOps.add(g, row, dOut, n * dim + c0, g, row, len);
+            }
+        });
     }
 }

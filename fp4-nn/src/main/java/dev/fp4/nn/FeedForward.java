@@ -1,5 +1,6 @@
 package dev.fp4.nn;
 
+import dev.fp4.nn.StepProfile.Phase;
 import dev.fp4.nn.recipe.LinearRole;
 import java.util.List;
 
@@ -41,17 +42,36 @@ public final class FeedForward {
     public void forward(float[] x, float[] y, int rows) {
         ensure(rows);
         this.rows = rows;
+        long t = StepProfile.start();
         w1.forward(x, g, rows);
         w3.forward(x, u, rows);
-        SwiGLU.forward(g, 0, u, 0, h, 0, rows * config.ffnDim());
+        t = StepProfile.lap(Phase.LINEAR, t);
+        int n = rows * config.ffnDim();
+        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, c -> {
+            int i = c * VectorOps.CHUNK;
+            SwiGLU.forward(g, i, u, i, h, i, Math.min(VectorOps.CHUNK, n - i));
+        });
+        t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w2.forward(h, y, rows);
+        StepProfile.lap(Phase.LINEAR, t);
     }
 
     /** Writes the input gradient into dx; adds parameter gradients. */
     void backward(float[] dy, float[] dx, Workspace ws) {
+        long t = StepProfile.start();
         w2.backward(dy, ws.dh, false);
-        SwiGLU.backward(g, 0, u, 0, ws.dh, 0, ws.dg, 0, ws.du, 0, rows * config.ffnDim());
+        t = StepProfile.lap(Phase.LINEAR, t);
+        int n = rows * config.ffnDim();
+        float[] dh = ws.dh;
+        float[] dg = ws.dg;
+        float[] du = ws.du;
+        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, c -> {
+            int i = c * VectorOps.CHUNK;
+            SwiGLU.backward(g, i, u, i, dh, i, dg, i, du, i, Math.min(VectorOps.CHUNK, n - i));
+        });
+        t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w1.backward(ws.dg, dx, false);
         w3.backward(ws.du, dx, true);
+        StepProfile.lap(Phase.LINEAR, t);
     }
 }

@@ -1,5 +1,6 @@
 package dev.fp4.nn;
 
+import dev.fp4.nn.StepProfile.Phase;
 import dev.fp4.nn.recipe.LinearRole;
 import dev.fp4.nn.recipe.PrecisionRecipe;
 import java.util.ArrayList;
@@ -47,6 +48,7 @@ public final class LlamaModel {
     private float[] invF = new float[0];
     private float[] logits = new float[0];
     private float[] grad = new float[0];
+    private double[] rowLoss = new double[0];
     private int[] tokens = new int[0];
     private int batch;
     private int seq;
@@ -223,14 +225,23 @@ public final class LlamaModel {
             this.tokens = new int[n];
         }
         System.arraycopy(tokens, 0, this.tokens, 0, n);
+        if (rowLoss.length < n) {
+            rowLoss = new double[n];
+        }
         ws.ensure(config, batch, seq);
+        long t = StepProfile.start();
         embedding.forward(tokens, n, xs[0]);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         for (int l = 0; l < blocks.size(); l++) {
             blocks.get(l).forward(xs[l], xs[l + 1], batch, seq, ws);
         }
+        t = StepProfile.start();
         finalNorm.forward(xs[blocks.size()], xnF, invF, 0, n);
+        t = StepProfile.lap(Phase.ELEMENTWISE, t);
         lmHead.forward(xnF, logits, n);
-        float loss = CrossEntropy.forward(logits, targets, n, config.vocab(), logits, training);
+        t = StepProfile.lap(Phase.LINEAR, t);
+        float loss = CrossEntropy.forward(logits, targets, n, config.vocab(), logits, training, rowLoss);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         if (!Float.isFinite(loss)) {
             throw new ArithmeticException("loss is " + loss + " (recipe " + recipe.name() + ")");
         }
@@ -244,13 +255,18 @@ public final class LlamaModel {
         }
         backwardReady = false;
         int n = batch * seq;
+        long t = StepProfile.start();
         lmHead.backward(logits, ws.dxn, false);
+        t = StepProfile.lap(Phase.LINEAR, t);
         java.util.Arrays.fill(grad, 0, n * config.dim(), 0f);
         finalNorm.backward(xs[blocks.size()], invF, 0, ws.dxn, grad, n);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         for (int l = blocks.size() - 1; l >= 0; l--) {
             blocks.get(l).backward(grad, ws);
         }
+        t = StepProfile.start();
         embedding.backward(tokens, n, grad);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
     }
 
     private void check(int[] ids, String what, int batch, int seq) {

@@ -14,6 +14,9 @@ public final class RMSNorm {
     private static final VectorSpecies<Float> S = Simd.FLOAT;
     private static final int L = S.length();
 
+    private static final int ROWS_PER_TASK = 32;
+    private static final int COLS_PER_TASK = 32;
+
     private final Parameter weight;
     private final float eps;
 
@@ -35,9 +38,15 @@ public final class RMSNorm {
     public void forward(float[] x, float[] y, float[] inv, int invOff, int rows) {
         int dim = weight.size();
         float[] w = weight.data();
-        for (int r = 0; r < rows; r++) {
-            inv[invOff + r] = forwardRow(x, r * dim, w, y, r * dim, dim, eps);
-        }
+        Parallel.forEach(chunks(rows), c -> {
+            for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
+                inv[invOff + r] = forwardRow(x, r * dim, w, y, r * dim, dim, eps);
+            }
+        });
+    }
+
+    private static int chunks(int rows) {
+        return (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     }
 
     /**
@@ -48,9 +57,114 @@ public final class RMSNorm {
         int dim = weight.size();
         float[] w = weight.data();
         float[] dw = weight.grad();
-        for (int r = 0; r < rows; r++) {
-            backwardRow(x, r * dim, w, inv[invOff + r], dy, r * dim, dx, r * dim, dw, dim, true);
+        // dx row by row; dw by column ranges, each summing over the rows in increasing order (the
+        // order of the sequential loop, so the split does not change a bit).
+        Parallel.forEach(chunks(rows), c -> {
+            for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
+                backwardRowDx(x, r * dim, w, inv[invOff + r], dy, r * dim, dx, r * dim, dim, true);
+            }
+        });
+        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, c -> {
+            int c0 = c * COLS_PER_TASK;
+            weightGradient(x, inv, invOff, dy, dw, rows, dim, c0, Math.min(dim, c0 + COLS_PER_TASK));
+        });
+    }
+
+    /**
+     * dw[c] += dy[r, c]·(x[r, c]·inv[r]) for c in [c0, c1), over r = 0..rows−1 in increasing order
+     * (one rounded product and one rounded add per term, as {@link #backwardRow}).
+     */
+    static void weightGradient(float[] x, float[] inv, int invOff, float[] dy, float[] dw, int rows, int dim,
+                               int c0, int c1) {
+        int c = c0;
+        if (Simd.ENABLED) {
+            for (int bound = c0 + S.loopBound(c1 - c0); c < bound; c += L) {
+                FloatVector acc = FloatVector.fromArray(S, dw, c);
+                for (int r = 0; r < rows; r++) {
+                    int o = r * dim + c;
+                    acc = acc.add(FloatVector.fromArray(S, dy, o).mul(FloatVector.fromArray(S, x, o).mul(inv[invOff + r])));
+                }
+                acc.intoArray(dw, c);
+            }
         }
+        for (; c < c1; c++) {
+            float acc = dw[c];
+            for (int r = 0; r < rows; r++) {
+                int o = r * dim + c;
+                acc = acc + dy[o] * (x[o] * inv[invOff + r]);
+            }
+            dw[c] = acc;
+        }
+    }
+
+    /** {@link #backwardRow} without the weight gradient: dx only. */
+    static void backwardRowDx(float[] x, int xOff, float[] w, float r, float[] dy, int dyOff,
+                              float[] dx, int dxOff, int dim, boolean accumulate) {
+        float gx = Simd.ENABLED ? dot3Vector(dy, dyOff, w, x, xOff, dim) : VectorOps.dot3Scalar(dy, dyOff, w, 0, x, xOff, dim);
+        float c = r * r * r * gx / dim;
+        int i = 0;
+        if (Simd.ENABLED) {
+            for (int bound = S.loopBound(dim); i < bound; i += L) {
+                FloatVector xv = FloatVector.fromArray(S, x, xOff + i);
+                FloatVector g = FloatVector.fromArray(S, dy, dyOff + i).mul(FloatVector.fromArray(S, w, i));
+                FloatVector d = g.mul(r).sub(xv.mul(c));
+                if (accumulate) {
+                    d = FloatVector.fromArray(S, dx, dxOff + i).add(d);
+                }
+                d.intoArray(dx, dxOff + i);
+            }
+        }
+        for (; i < dim; i++) {
+            float d = dy[dyOff + i] * w[i] * r - x[xOff + i] * c;
+            dx[dxOff + i] = accumulate ? dx[dxOff + i] + d : d;
+        }
+    }
+
+    /** Σ (dy·w)·x in the canonical order of {@link VectorOps} (the vector twin of dot3Scalar). */
+    static float dot3Vector(float[] dy, int dyOff, float[] w, float[] x, int xOff, int dim) {
+        FloatVector acc0 = FloatVector.zero(S);
+        FloatVector acc1 = FloatVector.zero(S);
+        FloatVector acc2 = FloatVector.zero(S);
+        FloatVector acc3 = FloatVector.zero(S);
+        int bound16 = dim - dim % VectorOps.PARTIALS;
+        for (int i = 0; i < bound16; i += VectorOps.PARTIALS) {
+            acc0 = FloatVector.fromArray(S, dy, dyOff + i).mul(FloatVector.fromArray(S, w, i))
+                    .fma(FloatVector.fromArray(S, x, xOff + i), acc0);
+            if (L < 16) {
+                int j = i + L;
+                acc1 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc1);
+            }
+            if (L < 8) {
+                int j = i + 2 * L;
+                acc2 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc2);
+                j = i + 3 * L;
+                acc3 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
+                        .fma(FloatVector.fromArray(S, x, xOff + j), acc3);
+            }
+        }
+        float gx = 0f;
+        for (int l = 0; l < L; l++) {
+            gx += acc0.lane(l);
+        }
+        if (L < 16) {
+            for (int l = 0; l < L; l++) {
+                gx += acc1.lane(l);
+            }
+        }
+        if (L < 8) {
+            for (int l = 0; l < L; l++) {
+                gx += acc2.lane(l);
+            }
+            for (int l = 0; l < L; l++) {
+                gx += acc3.lane(l);
+            }
+        }
+        for (int i = bound16; i < dim; i++) {
+            gx = Math.fma(dy[dyOff + i] * w[i], x[xOff + i], gx);
+        }
+        return gx;
     }
 
     /** One row: y = x · r · w; returns r. */

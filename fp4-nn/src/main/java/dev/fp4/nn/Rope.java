@@ -16,6 +16,9 @@ public final class Rope {
     private static final VectorSpecies<Float> S = Simd.FLOAT;
     private static final int L = S.length();
 
+    /** Rows per parallel task (rows are independent, so the split does not change results). */
+    private static final int ROWS_PER_TASK = 64;
+
     private final int headDim;
     private final int half;
     private final int maxSeq;
@@ -50,12 +53,15 @@ public final class Rope {
             throw new IllegalArgumentException("sequence length " + seq + " exceeds maxSeq " + maxSeq);
         }
         int width = heads * headDim;
-        for (int n = 0; n < rows; n++) {
-            int tab = (n % seq) * half;
-            for (int h = 0; h < heads; h++) {
-                rotate(x, n * width + h * headDim, cos, sin, tab, half, inverse);
+        int chunks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        Parallel.forEach(chunks, c -> {
+            for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
+                int tab = (n % seq) * half;
+                for (int h = 0; h < heads; h++) {
+                    rotate(x, n * width + h * headDim, cos, sin, tab, half, inverse);
+                }
             }
-        }
+        });
     }
 
     /** Rotates one head x[off, off + 2·half) with table row cos/sin[tab, tab + half). */

@@ -1,5 +1,6 @@
 package dev.fp4.nn;
 
+import dev.fp4.nn.StepProfile.Phase;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -78,19 +79,29 @@ public final class TransformerBlock {
         mid = Workspace.grow(mid, size);
         xn2 = Workspace.grow(xn2, size);
         inv2 = Workspace.grow(inv2, n);
+        long t = StepProfile.start();
         attnNorm.forward(x, xn1, inv1, 0, n);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         attention.forward(xn1, ws.tmp, batch, seq);
-        VectorOps.add(x, 0, ws.tmp, 0, mid, 0, size);
+        t = StepProfile.start();
+        VectorOps.addParallel(x, 0, ws.tmp, 0, mid, 0, size);
         ffnNorm.forward(mid, xn2, inv2, 0, n);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         ffn.forward(xn2, ws.tmp, n);
-        VectorOps.add(mid, 0, ws.tmp, 0, y, 0, size);
+        t = StepProfile.start();
+        VectorOps.addParallel(mid, 0, ws.tmp, 0, y, 0, size);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
     }
 
     /** {@code grad} holds dL/dy on entry and dL/dx on exit. */
     void backward(float[] grad, Workspace ws) {
         ffn.backward(grad, ws.dxn, ws);
+        long t = StepProfile.start();
         ffnNorm.backward(mid, inv2, 0, ws.dxn, grad, rows);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
         attention.backward(grad, ws.dxn, ws);
+        t = StepProfile.start();
         attnNorm.backward(x, inv1, 0, ws.dxn, grad, rows);
+        StepProfile.lap(Phase.ELEMENTWISE, t);
     }
 }

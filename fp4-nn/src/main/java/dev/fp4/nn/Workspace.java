@@ -9,11 +9,6 @@ final class Workspace {
     float[] dq = new float[0];
     float[] dk = new float[0];
     float[] dv = new float[0];
-    float[] dqh = new float[0];
-    float[] dkh = new float[0];
-    float[] dvh = new float[0];
-    float[] doh = new float[0];
-    float[] ds = new float[0];
     float[] datt = new float[0];
     float[] dg = new float[0];
     float[] du = new float[0];
@@ -26,11 +21,6 @@ final class Workspace {
         dq = grow(dq, n * c.dim());
         dk = grow(dk, n * c.kvDim());
         dv = grow(dv, n * c.kvDim());
-        dqh = grow(dqh, n * c.dim());
-        dkh = grow(dkh, n * c.kvDim());
-        dvh = grow(dvh, n * c.kvDim());
-        doh = grow(doh, n * c.dim());
-        ds = grow(ds, seq * seq);
         datt = grow(datt, n * c.dim());
         dg = grow(dg, n * c.ffnDim());
         du = grow(du, n * c.ffnDim());

@@ -24,7 +24,7 @@ public final class RunOptions {
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the model initialisation and the data order. Default: ${DEFAULT-VALUE}.")
     long seed = 1234;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads of the GeMM pool (results do not depend on it). Default: all processors.")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads of the pool shared by the GeMMs and the layers (results do not depend on it). Default: all processors.")
     Integer threads;
 
     @Option(names = "--lr", paramLabel = "X", description = "Peak learning rate (warm-up 5%%, cosine to 10%%). Default: ${DEFAULT-VALUE}.")

@@ -1,5 +1,6 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.core.gemm.Gemm;
 import dev.fp4.nn.data.MarkovCorpus;
 import dev.fp4.nn.data.TextDataset;
 import dev.fp4.nn.optim.MomentPrecision;
@@ -57,10 +58,10 @@ final class Runs {
         }
     }
 
-    /** Sets the GeMM pool size (property {@code fp4.threads}, read when the pool is created). */
+    /** Sets the size of the pool shared by the GeMMs and the layers' parallel loops. */
     static void applyThreads(RunOptions o) {
         if (o.threads != null) {
-            System.setProperty("fp4.threads", Integer.toString(o.threads));
+            Gemm.setThreads(o.threads);
         }
     }
 

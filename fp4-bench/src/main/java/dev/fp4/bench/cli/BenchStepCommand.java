@@ -1,0 +1,154 @@
+package dev.fp4.bench.cli;
+
+import dev.fp4.bench.TrainStep;
+import dev.fp4.core.simd.Simd;
+import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.Parallel;
+import dev.fp4.nn.StepProfile;
+import dev.fp4.nn.StepProfile.Phase;
+import dev.fp4.nn.recipe.PrecisionRecipe;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code fp4 bench-step}: times full training steps (forward, backward, AdamW) of a preset under a
+ * recipe and prints where the time goes, then {@code tokens/s: N} as the last line.
+ *
+ * <p>The breakdown comes from {@link StepProfile} (wall-clock per phase on the stepping thread)
+ * over separate profiled steps; the quantization share is the step's quantization work timed on
+ * its own at the same shapes, and GeMM is the linear layers' time minus it. tokens/s comes from
+ * the unprofiled steps.
+ */
+@Command(name = "bench-step",
+        description = {"Times full training steps (forward, backward, AdamW) and prints the time per phase"
+                + " (GeMM, quantization, attention, element-wise, optimizer) and, last, 'tokens/s: N'."})
+final class BenchStepCommand implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    private final Cli root;
+
+    @Option(names = "--help", usageHelp = true, description = "Show this help and exit.")
+    boolean help;
+
+    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
+    String preset = "small";
+
+    @Option(names = "--recipe", paramLabel = "NAME", description = "Precision recipe. Default: ${DEFAULT-VALUE}.")
+    String recipe = "fp32";
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads of the shared pool. Default: all processors.")
+    Integer threads;
+
+    @Option(names = "--batch", paramLabel = "N", description = "Sequences per step. Default: ${DEFAULT-VALUE}.")
+    int batch = 16;
+
+    @Option(names = "--seq", paramLabel = "N", description = "Tokens per sequence. Default: the preset's context length.")
+    Integer seq;
+
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed steps first (JIT warm-up). Default: ${DEFAULT-VALUE}.")
+    int warmup = 3;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Timed steps. Default: ${DEFAULT-VALUE}.")
+    int steps = 5;
+
+    BenchStepCommand(Cli root) {
+        this.root = root;
+    }
+
+    @Override
+    public Integer call() {
+        CommandLine cl = spec.commandLine();
+        Runs.positive(cl, "--batch", batch);
+        Runs.positive(cl, "--steps", steps);
+        if (warmup < 0) {
+            throw new CommandLine.ParameterException(cl, "--warmup must be zero or positive, got " + warmup);
+        }
+        if (threads != null) {
+            Runs.positive(cl, "--threads", threads);
+        }
+        if (!LlamaConfig.PRESETS.contains(preset)) {
+            throw new CommandLine.ParameterException(cl, "unknown preset '" + preset + "'; valid presets: "
+                    + String.join(", ", LlamaConfig.PRESETS));
+        }
+        if (!PrecisionRecipe.names().contains(recipe)) {
+            throw new CommandLine.ParameterException(cl, "unknown recipe '" + recipe + "'; valid recipes: "
+                    + String.join(", ", PrecisionRecipe.names()));
+        }
+        int max = LlamaConfig.preset(preset).maxSeq();
+        int s = seq != null ? seq : max;
+        Runs.positive(cl, "--seq", s);
+        if (s > max) {
+            throw new CommandLine.ParameterException(cl, "--seq " + s + " exceeds the " + preset + " preset's context of " + max);
+        }
+        if (threads != null) {
+            Parallel.setThreads(threads);
+        }
+        TrainStep step = new TrainStep(preset, recipe, batch, s, 1);
+        var out = root.out;
+        out.printf(Locale.ROOT, "bench-step: preset %s, recipe %s, batch %d, seq %d, threads %d, vector bits %d%n",
+                preset, recipe, batch, s, Parallel.threads(), Simd.BITS);
+        for (int i = 0; i < warmup; i++) {
+            step.step();
+        }
+        // Timed steps without the profile.
+        long t0 = System.nanoTime();
+        float loss = 0;
+        for (int i = 0; i < steps; i++) {
+            loss = step.step();
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double msPerStep = seconds * 1e3 / steps;
+        // Profiled steps for the breakdown.
+        StepProfile.reset();
+        StepProfile.setEnabled(true);
+        long p0 = System.nanoTime();
+        try {
+            for (int i = 0; i < steps; i++) {
+                step.step();
+            }
+        } finally {
+            StepProfile.setEnabled(false);
+        }
+        double profiledMs = (System.nanoTime() - p0) / 1e6 / steps;
+        double quantMs = 0;
+        if (step.quantizationCount() > 0) {
+            step.quantizeOnce();
+            long q0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                step.quantizeOnce();
+            }
+            quantMs = (System.nanoTime() - q0) / 1e6 / steps;
+        }
+        double linearMs = ms(Phase.LINEAR, steps);
+        double attentionMs = ms(Phase.ATTENTION, steps);
+        double elementMs = ms(Phase.ELEMENTWISE, steps);
+        double optimizerMs = ms(Phase.OPTIMIZER, steps);
+        double gemmMs = Math.max(0, linearMs - quantMs);
+        double otherMs = Math.max(0, profiledMs - linearMs - attentionMs - elementMs - optimizerMs);
+        out.printf(Locale.ROOT, "warm-up %d steps, timed %d steps; last loss %.4f%n", warmup, steps, loss);
+        out.println("phase           ms/step   share");
+        row(out, "GeMM", gemmMs, profiledMs);
+        row(out, "quantization", quantMs, profiledMs);
+        row(out, "attention", attentionMs, profiledMs);
+        row(out, "element-wise", elementMs, profiledMs);
+        row(out, "optimizer", optimizerMs, profiledMs);
+        row(out, "other", otherMs, profiledMs);
+        row(out, "total", profiledMs, profiledMs);
+        out.printf(Locale.ROOT, "ms/step (unprofiled): %.1f%n", msPerStep);
+        out.printf(Locale.ROOT, "tokens/s: %d%n", Math.round(step.tokensPerStep() * steps / seconds));
+        return 0;
+    }
+
+    private static double ms(Phase p, int steps) {
+        return StepProfile.nanos(p) / 1e6 / steps;
+    }
+
+    private static void row(java.io.PrintStream out, String name, double ms, double total) {
+        out.printf(Locale.ROOT, "%-14s %8.1f  %5.1f%%%n", name, ms, total > 0 ? 100 * ms / total : 0);
+    }
+}

@@ -1,0 +1,454 @@
+package dev.fp4.core.gemm;
+
+import dev.fp4.core.simd.Simd;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.RecursiveAction;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The blocked GeMM engine behind {@link FloatGemm} and {@link Fp4Gemm} (GotoBLAS/BLIS structure).
+ *
+ * <p>Loops, outermost first: column blocks jc of NC columns of C (the right operand packed for the
+ * whole reduction into NR-wide panels); row blocks ic of MC rows; reduction blocks pc of KC steps
+ * (the left operand packed into MR-tall panels); then NR-wide and MR-tall micro-tiles computed by
+ * the register-blocked {@link #kernel}. Each thread owns its packing buffers and a C block buffer
+ * (MC × NC) that the kernel reads and writes at full tile size, so edges need no masks: packing
+ * pads with zeros and only the valid part of the block buffer is copied out.
+ *
+ * <p>Determinism: every element of C is one FMA chain over p = 0, 1, ..., k−1 in increasing order
+ * (the chain goes through the block buffer between reduction blocks), started from zero or, for
+ * FP32 NN/TN accumulation, from the old value of C. Blocking and threads only decide which thread
+ * runs which chain, never the order inside it, so the result equals {@link FloatGemmReference} bit
+ * for bit. In the scaled mode (FP4 operands, and FP32 NT accumulation with factors 1) the chain
+ * starts from zero and the epilogue writes C = (C +) chain · (outerA[i] · outerB[j]).
+ */
+final class GemmEngine {
+
+    /** Float lanes per vector (4 in scalar mode, only to size the tiles). */
+    static final int L = Simd.ENABLED ? Simd.FLOAT.length() : 4;
+    /** Rows of a micro-tile. */
+    static final int MR = 6;
+    /** Columns of a micro-tile: four vectors. */
+    static final int NR = 4 * L;
+    /** Reduction steps per packed left-operand block (fixed: it never changes a result). */
+    static final int KC = Math.max(1, Integer.getInteger("fp4.gemm.kc", 384));
+    /** Rows per block of C. */
+    static final int MC = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.mc", 96)), MR);
+    /**
+     * Rows per block of C when the left operand is stored [K, M] (TN): packing then reads MC
+     * contiguous floats from each of KC rows, and short rows far apart defeat the prefetcher
+     * (measured on K = 4096, M = 768: 62 GFLOP/s at 96 rows, 83 at 768). The packed block then
+     * lives in L3, which the kernel's light A stream (MR floats per step against 4 vectors of B)
+     * tolerates.
+     */
+    static final int MC_KMAJOR = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.mc.kmajor", 768)), MR);
+    /** Most columns per block of C. */
+    static final int NC = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.nc", 512)), NR);
+    // The blocking sizes can be overridden with system properties for tuning; they never change a
+    // result, only speed.
+    /** Most floats of the packed right operand (k × nc) per column block. */
+    static final int B_FLOATS = Integer.getInteger("fp4.gemm.bfloats", 1 << 21);
+    /**
+     * Most columns per block, and most packed right-operand floats, when the left operand is decoded
+     * from FP4: it is decoded again for every column block, so wider blocks (8 MiB of packed B, in
+     * the shared L3) decode it once for the usual training shapes.
+     */
+    static final int NC_DECODED = roundUp(Math.max(1, Integer.getInteger("fp4.gemm.nc.decoded", 2048)), NR);
+    /** Packed right-operand budget (floats) when the left operand is decoded from FP4. */
+    static final int B_FLOATS_DECODED = Integer.getInteger("fp4.gemm.bfloats.decoded", 1 << 21);
+    /** Below this many multiply-adds a GeMM runs on the calling thread. */
+    static final long PARALLEL_MIN = 1L << 20;
+
+    private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
+
+    private GemmEngine() {
+    }
+
+    static int roundUp(int x, int q) {
+        return (x + q - 1) / q * q;
+    }
+
+    /** Per-thread buffers, grown on demand and then reused: no allocation per call afterwards. */
+    static final class Workspace {
+        float[] apack = new float[0];
+        float[] bpack = new float[0];
+        float[] cblock = new float[0];
+        float[] tmp = new float[0];
+        private Call[] calls = new Call[2];
+        private int depth;
+
+        /** A call descriptor for the current nesting depth (a GeMM inside a GeMM task is possible). */
+        Call acquire() {
+            if (depth == calls.length) {
+                calls = java.util.Arrays.copyOf(calls, depth * 2);
+            }
+            Call c = calls[depth];
+            if (c == null) {
+                c = new Call();
+                calls[depth] = c;
+            }
+            depth++;
+            return c;
+        }
+
+        void release(Call c) {
+            c.clear();
+            depth--;
+        }
+
+        void ensure(int k, int mc, int nc) {
+            int a = mc * KC;
+            if (apack.length < a) {
+                apack = new float[a];
+            }
+            if (bpack.length < nc * k) {
+                bpack = new float[nc * k];
+            }
+            if (cblock.length < mc * nc) {
+                cblock = new float[mc * nc];
+            }
+            int t = Math.max(GemmOperand.Fp4.GROUP * Math.max(k, KC), Math.max(mc, nc));
+            if (tmp.length < t) {
+                tmp = new float[t];
+            }
+        }
+    }
+
+    /** Columns per block for reduction length k: at most max, fewer when k × nc would exceed budget. */
+    static int columnBlock(int k, int max, int budget) {
+        int nc = Math.min(max, Math.max(1, budget / Math.max(1, k)));
+        return Math.max(NR, nc / NR * NR);
+    }
+
+    /** Everything one GeMM call needs; reused per thread and nesting depth. */
+    static final class Call {
+        final GemmOperand.Floats floatsA = new GemmOperand.Floats();
+        final GemmOperand.Floats floatsB = new GemmOperand.Floats();
+        final GemmOperand.Fp4 fp4A = new GemmOperand.Fp4();
+        final GemmOperand.Fp4 fp4B = new GemmOperand.Fp4();
+        GemmOperand a;
+        GemmOperand b;
+        float[] c;
+        int cOff;
+        int m;
+        int n;
+        int k;
+        boolean accumulate;
+        /** false: FMA chains start from C when accumulating (FP32); true: C (+)= chain · outer scales. */
+        boolean scaled;
+        float[] outerA = new float[0];
+        float[] outerB = new float[0];
+        Part[] parts = new Part[0];
+        final Root root = new Root(this);
+
+        void clear() {
+            floatsA.clear();
+            floatsB.clear();
+            fp4A.clear();
+            fp4B.clear();
+            a = null;
+            b = null;
+            c = null;
+        }
+
+        void prepareScales() {
+            if (!scaled) {
+                return;
+            }
+            if (outerA.length < m) {
+                outerA = new float[m];
+            }
+            if (outerB.length < n) {
+                outerB = new float[n];
+            }
+            for (int i = 0; i < m; i++) {
+                outerA[i] = a.outer(i);
+            }
+            for (int j = 0; j < n; j++) {
+                outerB[j] = b.outer(j);
+            }
+        }
+    }
+
+    /** One rectangle of C computed by one thread. */
+    static final class Part extends RecursiveAction {
+        private static final long serialVersionUID = 1L;
+        private final transient Call call;
+        int m0;
+        int m1;
+        int n0;
+        int n1;
+
+        Part(Call call) {
+            this.call = call;
+        }
+
+        @Override
+        protected void compute() {
+            block(call, m0, m1, n0, n1, WORKSPACE.get());
+        }
+    }
+
+    /** Forks the parts of a call and joins them. */
+    static final class Root extends RecursiveAction {
+        private static final long serialVersionUID = 1L;
+        private final transient Call call;
+        int count;
+
+        Root(Call call) {
+            this.call = call;
+        }
+
+        @Override
+        protected void compute() {
+            Part[] parts = call.parts;
+            for (int i = count - 1; i >= 1; i--) {
+                parts[i].fork();
+            }
+            parts[0].compute();
+            for (int i = 1; i < count; i++) {
+                parts[i].join();
+            }
+        }
+    }
+
+    static Call acquire() {
+        return WORKSPACE.get().acquire();
+    }
+
+    static void release(Call call) {
+        WORKSPACE.get().release(call);
+    }
+
+    /**
+     * Runs a configured call (operands, C, shape, flags set; k ≥ 1, m, n ≥ 1): on the calling thread
+     * when small, single-threaded or nested in a pool task, else split over {@link Gemm#threads()}
+     * rectangles of C along the longer side (each part re-packs the shared operand, which costs
+     * O(k · other side) against O(m · n · k / parts) of arithmetic).
+     */
+    static void run(Call call) {
+        call.prepareScales();
+        int m = call.m;
+        int n = call.n;
+        int threads = Gemm.threads();
+        long work = (long) m * n * call.k;
+        int tilesM = (m + MR - 1) / MR;
+        int tilesN = (n + NR - 1) / NR;
+        if (threads == 1 || work < PARALLEL_MIN || ForkJoinTask.inForkJoinPool() || (tilesM < 2 && tilesN < 2)) {
+            block(call, 0, m, 0, n, WORKSPACE.get());
+            return;
+        }
+        boolean splitM = tilesM >= threads ? (m >= n || tilesN < threads) : tilesM >= tilesN;
+        int tiles = splitM ? tilesM : tilesN;
+        int count = Math.min(threads, tiles);
+        int per = (tiles + count - 1) / count;
+        count = (tiles + per - 1) / per;
+        if (call.parts.length < count) {
+            Part[] grown = java.util.Arrays.copyOf(call.parts, count);
+            for (int i = call.parts.length; i < count; i++) {
+                grown[i] = new Part(call);
+            }
+            call.parts = grown;
+        }
+        int unit = splitM ? MR : NR;
+        int extent = splitM ? m : n;
+        for (int i = 0; i < count; i++) {
+            Part p = call.parts[i];
+            p.reinitialize();
+            int lo = i * per * unit;
+            int hi = Math.min(extent, lo + per * unit);
+            if (splitM) {
+                p.m0 = lo;
+                p.m1 = hi;
+                p.n0 = 0;
+                p.n1 = n;
+            } else {
+                p.m0 = 0;
+                p.m1 = m;
+                p.n0 = lo;
+                p.n1 = hi;
+            }
+        }
+        call.root.reinitialize();
+        call.root.count = count;
+        Gemm.invoke(call.root);
+    }
+
+    /** C[m0..m1, n0..n1) of a call, on one thread with its own buffers. */
+    static void block(Call call, int m0, int m1, int n0, int n1, Workspace ws) {
+        final int k = call.k;
+        final int n = call.n;
+        final float[] c = call.c;
+        final int cOff = call.cOff;
+        final boolean scaled = call.scaled;
+        final boolean fromC = !scaled && call.accumulate;
+        final int ncMax = call.a instanceof GemmOperand.Fp4
+                ? columnBlock(k, NC_DECODED, B_FLOATS_DECODED) : columnBlock(k, NC, B_FLOATS);
+        final int mcMax = call.a.kMajor ? MC_KMAJOR : MC;
+        ws.ensure(k, mcMax, ncMax);
+        final float[] apack = ws.apack;
+        final float[] bpack = ws.bpack;
+        final float[] cb = ws.cblock;
+        final float[] tmp = ws.tmp;
+        for (int jc = n0; jc < n1; jc += ncMax) {
+            int nc = Math.min(ncMax, n1 - jc);
+            int ncp = roundUp(nc, NR);
+            call.b.pack(bpack, jc, nc, 0, k, NR, tmp);
+            for (int ic = m0; ic < m1; ic += mcMax) {
+                int mc = Math.min(mcMax, m1 - ic);
+                if (fromC) {
+                    for (int i = 0; i < mc; i++) {
+                        System.arraycopy(c, cOff + (ic + i) * n + jc, cb, i * ncp, nc);
+                    }
+                }
+                for (int pc = 0; pc < k; pc += KC) {
+                    int kc = Math.min(KC, k - pc);
+                    call.a.pack(apack, ic, mc, pc, kc, MR, tmp);
+                    boolean load = pc > 0 || fromC;
+                    for (int jp = 0; jp * NR < nc; jp++) {
+                        int bo = jp * k * NR + pc * NR;
+                        if (Simd.ENABLED) {
+                            for (int ip = 0; ip * MR < mc; ip++) {
+                                kernel(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
+                            }
+                        } else {
+                            for (int ip = 0; ip * MR < mc; ip++) {
+                                kernelScalar(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
+                            }
+                        }
+                    }
+                }
+                if (scaled) {
+                    final float[] oa = call.outerA;
+                    final float[] ob = call.outerB;
+                    final boolean acc = call.accumulate;
+                    for (int i = 0; i < mc; i++) {
+                        float si = oa[ic + i];
+                        int ci = cOff + (ic + i) * n + jc;
+                        int bi = i * ncp;
+                        if (acc) {
+                            for (int j = 0; j < nc; j++) {
+                                c[ci + j] += cb[bi + j] * (si * ob[jc + j]);
+                            }
+                        } else {
+                            for (int j = 0; j < nc; j++) {
+                                c[ci + j] = cb[bi + j] * (si * ob[jc + j]);
+                            }
+                        }
+                    }
+                } else {
+                    for (int i = 0; i < mc; i++) {
+                        System.arraycopy(cb, i * ncp, c, cOff + (ic + i) * n + jc, nc);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Scalar twin of {@link #kernel}: the same FMA chains in the same order. */
+    static void kernelScalar(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, boolean load) {
+        for (int r = 0; r < MR; r++) {
+            for (int j = 0; j < NR; j++) {
+                int ci = co + r * ldc + j;
+                float acc = load ? c[ci] : 0f;
+                for (int p = 0; p < kc; p++) {
+                    acc = Math.fma(a[ao + p * MR + r], b[bo + p * NR + j], acc);
+                }
+                c[ci] = acc;
+            }
+        }
+    }
+
+    /**
+     * The 6×(4·L) register-blocked micro-kernel: C[0..6, 0..NR) (+)= Σ_p A[p][r]·B[p][c] over
+     * {@code kc} packed steps, each lane one FMA chain in increasing p. Local vector variables only:
+     * a vector-typed helper here could fail to inline and box every vector.
+     *
+     * @param load start the chains from C (true) or from zero (false)
+     */
+    static void kernel(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, boolean load) {
+        final VectorSpecies<Float> s = Simd.FLOAT;
+        final int l = s.length();
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
+        FloatVector c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+        if (load) {
+            c00 = FloatVector.fromArray(s, c, co + 0 * ldc + 0 * l);
+            c01 = FloatVector.fromArray(s, c, co + 0 * ldc + 1 * l);
+            c02 = FloatVector.fromArray(s, c, co + 0 * ldc + 2 * l);
+            c03 = FloatVector.fromArray(s, c, co + 0 * ldc + 3 * l);
+            c10 = FloatVector.fromArray(s, c, co + 1 * ldc + 0 * l);
+            c11 = FloatVector.fromArray(s, c, co + 1 * ldc + 1 * l);
+            c12 = FloatVector.fromArray(s, c, co + 1 * ldc + 2 * l);
+            c13 = FloatVector.fromArray(s, c, co + 1 * ldc + 3 * l);
+            c20 = FloatVector.fromArray(s, c, co + 2 * ldc + 0 * l);
+            c21 = FloatVector.fromArray(s, c, co + 2 * ldc + 1 * l);
+            c22 = FloatVector.fromArray(s, c, co + 2 * ldc + 2 * l);
+            c23 = FloatVector.fromArray(s, c, co + 2 * ldc + 3 * l);
+            c30 = FloatVector.fromArray(s, c, co + 3 * ldc + 0 * l);
+            c31 = FloatVector.fromArray(s, c, co + 3 * ldc + 1 * l);
+            c32 = FloatVector.fromArray(s, c, co + 3 * ldc + 2 * l);
+            c33 = FloatVector.fromArray(s, c, co + 3 * ldc + 3 * l);
+            c40 = FloatVector.fromArray(s, c, co + 4 * ldc + 0 * l);
+            c41 = FloatVector.fromArray(s, c, co + 4 * ldc + 1 * l);
+            c42 = FloatVector.fromArray(s, c, co + 4 * ldc + 2 * l);
+            c43 = FloatVector.fromArray(s, c, co + 4 * ldc + 3 * l);
+            c50 = FloatVector.fromArray(s, c, co + 5 * ldc + 0 * l);
+            c51 = FloatVector.fromArray(s, c, co + 5 * ldc + 1 * l);
+            c52 = FloatVector.fromArray(s, c, co + 5 * ldc + 2 * l);
+            c53 = FloatVector.fromArray(s, c, co + 5 * ldc + 3 * l);
+        } else {
+            FloatVector z = FloatVector.zero(s);
+            c00 = z; c01 = z; c02 = z; c03 = z;
+            c10 = z; c11 = z; c12 = z; c13 = z;
+            c20 = z; c21 = z; c22 = z; c23 = z;
+            c30 = z; c31 = z; c32 = z; c33 = z;
+            c40 = z; c41 = z; c42 = z; c43 = z;
+            c50 = z; c51 = z; c52 = z; c53 = z;
+        }
+        for (int p = 0; p < kc; p++) {
+            FloatVector b0 = FloatVector.fromArray(s, b, bo + 0 * l);
+            FloatVector b1 = FloatVector.fromArray(s, b, bo + 1 * l);
+            FloatVector b2 = FloatVector.fromArray(s, b, bo + 2 * l);
+            FloatVector b3 = FloatVector.fromArray(s, b, bo + 3 * l);
+            FloatVector a0 = FloatVector.broadcast(s, a[ao + 0]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
+            FloatVector a1 = FloatVector.broadcast(s, a[ao + 1]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
+            FloatVector a2 = FloatVector.broadcast(s, a[ao + 2]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
+            FloatVector a3 = FloatVector.broadcast(s, a[ao + 3]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
+            FloatVector a4 = FloatVector.broadcast(s, a[ao + 4]);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
+            FloatVector a5 = FloatVector.broadcast(s, a[ao + 5]);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
+            ao += MR;
+            bo += NR;
+        }
+        c00.intoArray(c, co + 0 * ldc + 0 * l);
+        c01.intoArray(c, co + 0 * ldc + 1 * l);
+        c02.intoArray(c, co + 0 * ldc + 2 * l);
+        c03.intoArray(c, co + 0 * ldc + 3 * l);
+        c10.intoArray(c, co + 1 * ldc + 0 * l);
+        c11.intoArray(c, co + 1 * ldc + 1 * l);
+        c12.intoArray(c, co + 1 * ldc + 2 * l);
+        c13.intoArray(c, co + 1 * ldc + 3 * l);
+        c20.intoArray(c, co + 2 * ldc + 0 * l);
+        c21.intoArray(c, co + 2 * ldc + 1 * l);
+        c22.intoArray(c, co + 2 * ldc + 2 * l);
+        c23.intoArray(c, co + 2 * ldc + 3 * l);
+        c30.intoArray(c, co + 3 * ldc + 0 * l);
+        c31.intoArray(c, co + 3 * ldc + 1 * l);
+        c32.intoArray(c, co + 3 * ldc + 2 * l);
+        c33.intoArray(c, co + 3 * ldc + 3 * l);
+        c40.intoArray(c, co + 4 * ldc + 0 * l);
+        c41.intoArray(c, co + 4 * ldc + 1 * l);
+        c42.intoArray(c, co + 4 * ldc + 2 * l);
+        c43.intoArray(c, co + 4 * ldc + 3 * l);
+        c50.intoArray(c, co + 5 * ldc + 0 * l);
+        c51.intoArray(c, co + 5 * ldc + 1 * l);
+        c52.intoArray(c, co + 5 * ldc + 2 * l);
+        c53.intoArray(c, co + 5 * ldc + 3 * l);
+    }
+}

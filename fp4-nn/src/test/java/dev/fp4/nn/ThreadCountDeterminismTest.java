@@ -1,0 +1,75 @@
+package dev.fp4.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.fp4.nn.recipe.PrecisionRecipe;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The parallel loops split work only where no reduction is split, so a model's loss and every
+ * gradient are the same bits with 1, 2 or 3 threads (two steps, so the second runs on reused
+ * buffers; sequences of 150 tokens span three attention blocks; grouped-query heads).
+ */
+class ThreadCountDeterminismTest {
+    private final int saved = Parallel.threads();
+
+    @AfterEach
+    void restore() {
+        Parallel.setThreads(saved);
+    }
+
+    private static List<int[]> run(int threads) {
+        Parallel.setThreads(threads);
+        LlamaConfig c = new LlamaConfig(40, 32, 2, 4, 2, 48, 160);
+        LlamaModel model = new LlamaModel(c, PrecisionRecipe.FP32, 5);
+        SplittableRandom r = new SplittableRandom(6);
+        int batch = 3, seq = 150;
+        int[] tokens = new int[batch * seq];
+        int[] targets = new int[batch * seq];
+        List<int[]> bits = new ArrayList<>();
+        for (int step = 0; step < 2; step++) {
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = r.nextInt(c.vocab());
+                targets[i] = r.nextInt(c.vocab());
+            }
+            for (Parameter p : model.parameters()) {
+                p.zeroGrad();
+            }
+            float loss = model.forward(tokens, targets, batch, seq);
+            model.backward();
+            bits.add(new int[] {Float.floatToRawIntBits(loss)});
+            for (Parameter p : model.parameters()) {
+                float[] g = p.grad();
+                int[] gb = new int[g.length];
+                for (int i = 0; i < g.length; i++) {
+                    gb[i] = Float.floatToRawIntBits(g[i]);
+                }
+                bits.add(gb);
+            }
+        }
+        return bits;
+    }
+
+    @Test
+    void lossAndGradientsDoNotDependOnTheThreadCount() {
+        List<int[]> one = run(1);
+        for (int threads : new int[] {2, 3}) {
+            List<int[]> many = run(threads);
+            assertEquals(one.size(), many.size());
+            for (int i = 0; i < one.size(); i++) {
+                assertArrayEquals(one.get(i), many.get(i), "tensor " + i + " with " + threads + " threads");
+            }
+        }
+    }
+
+    @Test
+    void rejectsAThreadCountBelowOne() {
+        assertThrows(IllegalArgumentException.class, () -> Parallel.setThreads(0));
+    }
+}
