@@ -3,6 +3,7 @@ package dev.fp4.core.reliability;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.gemm.Fp4Gemm;
 import dev.fp4.core.quant.DifferentiableGradientEstimator;
 import dev.fp4.core.quant.Fp4Scheme;
 import dev.fp4.core.quant.Fp4Tensor;
@@ -92,6 +93,15 @@ class ConcurrencyTest {
             float[] c3 = new float[n * k];
             FloatGemm.matmulTN(c, 0, a, 0, c3, 0, n, k, m, false);
             return concat(c, c2, c3);
+        });
+        jobs.add(() -> {
+            Fp4Tensor qa = Fp4Tensor.quantize(a, m, k, Fp4Scheme.perRow());
+            Fp4Tensor qb = Fp4Tensor.quantize(b, n, k, Fp4Scheme.mxfp4());
+            float[] c = new float[m * n];
+            Fp4Gemm.matmulNT(qa, qb, c, 0, false);
+            float[] c2 = new float[m * n];
+            Fp4Gemm.matmulNT(a, 0, m, qb, c2, 0, false);
+            return concat(c, c2);
         });
         for (Fp4Scheme s : List.of(Fp4Scheme.perRow(), Fp4Scheme.perColumn(), Fp4Scheme.mxfp4(), Fp4Scheme.nvfp4(),
                 Fp4Scheme.nvfp4_2d(), Fp4Scheme.perRow().withRounding(Rounding.stochastic(3)))) {

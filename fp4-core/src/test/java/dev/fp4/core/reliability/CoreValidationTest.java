@@ -10,6 +10,8 @@ import dev.fp4.core.format.E4M3;
 import dev.fp4.core.format.E5M2;
 import dev.fp4.core.format.E8M0;
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.gemm.Fp4Gemm;
+import dev.fp4.core.gemm.Gemm;
 import dev.fp4.core.quant.CsrMatrix;
 import dev.fp4.core.quant.DifferentiableGradientEstimator;
 import dev.fp4.core.quant.Fp4Scheme;
@@ -148,6 +150,19 @@ class CoreValidationTest {
                 "C [2, 2]", "needs 4", "has 3"));
         t.add(BadInput.of("FloatGemm.matmulNT negative m", iae, () -> FloatGemm.matmulNT(a, 0, b, 0, c, 0, -1, 2, 3, false), "negative"));
         t.add(BadInput.of("FloatGemm.matmulNT negative offset", iae, () -> FloatGemm.matmulNT(a, -1, b, 0, c, 0, 2, 2, 3, false), "offset -1"));
+
+        Fp4Tensor q64 = Fp4Tensor.quantize(new float[64 * 128], 64, 128, row);
+        Fp4Tensor q32 = Fp4Tensor.quantize(new float[32 * 100], 32, 100, row);
+        t.add(BadInput.of("Fp4Gemm.matmulNT A [64, 128] with B [32, 100]", iae, () -> Fp4Gemm.matmulNT(q64, q32, new float[64 * 32], 0, false),
+                "[64, 128]", "[32, 100]"));
+        t.add(BadInput.of("Fp4Gemm.matmulNN A [64, 128] with B [32, 100]", iae, () -> Fp4Gemm.matmulNN(q64, q32, new float[64 * 100], 0, false),
+                "[64, 128]", "[32, 100]"));
+        t.add(BadInput.of("Fp4Gemm.matmulTN A [64, 128] with B [32, 100]", iae, () -> Fp4Gemm.matmulTN(q64, q32, new float[128 * 100], 0, false),
+                "[64, 128]", "[32, 100]"));
+        t.add(BadInput.of("Fp4Gemm.matmulNT C too short", iae, () -> Fp4Gemm.matmulNT(q64, q64, new float[10], 0, false), "C", "has 10"));
+        t.add(BadInput.of("Fp4Gemm.matmulNT FP32 B too short", iae, () -> Fp4Gemm.matmulNT(q64, new float[100], 0, 2, new float[128], 0, false),
+                "B [2, 128]", "needs 256", "has 100"));
+        t.add(BadInput.of("Gemm.setThreads(0)", iae, () -> Gemm.setThreads(0), "at least 1", "0"));
 
         // ---- outlier clamping and the residual
         t.add(BadInput.of("OutlierClamp alpha 0.5", iae, () -> new OutlierClamp(0.5, OutlierClamp.Granularity.PER_ROW), "(0.5, 1]", "0.5"));
