@@ -17,8 +17,10 @@ import dev.fp4.core.format.E4M3;
  *   <li>{@link #POWER_OF_TWO} (default of the vector-wise schemes; Wang et al.'s official code):
  *       m = sf = 2^⌊log2(6/amax)⌋, the largest power of two with amax·sf ≤ 6, computed exactly:
  *       sf = 2^(2−E) if M ≤ 1.5 else 2^(1−E); the exponent of sf is capped at 127.</li>
- *   <li>{@link #EXACT}: m = fl(6/amax) (capped at Float.MAX_VALUE), s = fl(amax/6): the paper's
- *       text; amax maps to 6 up to one rounding (anything above 6 saturates).</li>
+ *   <li>{@link #EXACT}: m = fl(6/amax), s = fl(amax/6): the paper's text; amax maps to 6 up to one
+ *       rounding (anything above 6 saturates). For amax &lt; 6/Float.MAX_VALUE (≈ 1.76e−38) 6/amax
+ *       overflows: m is capped at Float.MAX_VALUE and s = 2^−128 = fl(1/m), so that q·s still
+ *       approximates x (m·s = 1 − 2^−24).</li>
  *   <li>{@link #OFFICIAL_BF16}: the release's BF16-step arithmetic: r = bf16(1/amax),
  *       y = bf16(6·r), l = bf16(log2 y), m = 2^⌊l⌋ (exponent clamped to −126..127). For about 1% of
  *       BF16 amax values this is twice {@link #POWER_OF_TWO} (then amax·m ∈ [6.03, 6.09] and the
@@ -54,6 +56,9 @@ public enum ScaleRule {
     /** NVFP4: E4M3 block scale under an FP32 tensor scale. */
     NVFP4;
 
+    /** fl(1/Float.MAX_VALUE) = 2^−128: the EXACT rule's decode scale where its multiplier is capped. */
+    private static final float EXACT_CAPPED_SCALE = 0x1p-128f;
+
     /** {@code true} for the rules whose non-finite blocks get the NaN scale instead of an error. */
     public boolean nanForNonFinite() {
         return this == MX_FLOOR || this == MX_CEIL || this == MX_RCEIL;
@@ -80,7 +85,10 @@ public enum ScaleRule {
             return 1f;
         }
         if (this == EXACT) {
-            return amax / 6f;
+            // Where 6/amax overflows the multiplier is capped at Float.MAX_VALUE; the decode scale
+            // must then be its reciprocal (2^-128, exact), not amax/6, or x̂ = q·s would no longer
+            // approximate x (amax/6 would undo a multiplier that was not applied).
+            return 6f / amax > Float.MAX_VALUE ? EXACT_CAPPED_SCALE : amax / 6f;
         }
         return pow2(-exponentOfMultiplier(amax));
     }
