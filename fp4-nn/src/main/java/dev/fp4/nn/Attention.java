@@ -62,8 +62,22 @@ public final class Attention {
         lse = Workspace.grow(lse, (long) n * config.heads());
     }
 
-    /** y[batch·seq, dim] = attention(x); keeps what backward needs. */
+    /**
+     * y[batch·seq, dim] = attention(x); keeps what backward needs.
+     *
+     * @throws IllegalArgumentException when batch or seq is not positive, seq exceeds maxSeq, or x
+     *                                  or y is shorter than [batch·seq, dim] (y is unchanged then)
+     */
     public void forward(float[] x, float[] y, int batch, int seq) {
+        String owner = wq.weight().name().substring(0, wq.weight().name().length() - "wq".length() - 1);
+        if (batch <= 0 || seq <= 0) {
+            throw new IllegalArgumentException(owner + ": batch and seq must be positive, got batch " + batch + ", seq " + seq);
+        }
+        if (seq > config.maxSeq()) {
+            throw new IllegalArgumentException(owner + ": seq " + seq + " exceeds maxSeq " + config.maxSeq());
+        }
+        Checks.holds(wq.weight().name(), "x", x, (long) batch * seq, config.dim());
+        Checks.holds(owner, "y", y, (long) batch * seq, config.dim());
         ensure(batch, seq);
         this.batch = batch;
         this.seq = seq;

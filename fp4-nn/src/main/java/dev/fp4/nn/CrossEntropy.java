@@ -14,6 +14,10 @@ public final class CrossEntropy {
     /**
      * Returns the mean loss. Writes softmax(z) into {@code out} (which may alias {@code logits}),
      * turned into the gradient of the mean loss when {@code gradient} is true.
+     *
+     * @throws IllegalArgumentException when rows or vocab is not positive, a target is outside
+     *                                  [0, vocab) or an array is shorter than its shape (nothing is
+     *                                  written then)
      */
     public static float forward(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient) {
         return forward(logits, targets, rows, vocab, out, gradient, new double[rows]);
@@ -26,6 +30,16 @@ public final class CrossEntropy {
      */
     public static float forward(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient,
                                 double[] rowLoss) {
+        if (rows <= 0 || vocab <= 0) {
+            throw new IllegalArgumentException("cross-entropy: rows and vocab must be positive, got " + rows + " and " + vocab);
+        }
+        Checks.holds("cross-entropy", "logits", logits, rows, vocab);
+        Checks.holds("cross-entropy", "out", out, rows, vocab);
+        java.util.Objects.requireNonNull(targets, "targets");
+        if (targets.length < rows) {
+            throw new IllegalArgumentException("cross-entropy: targets has " + targets.length + " elements, need rows = " + rows);
+        }
+        Checks.ids("cross-entropy", "targets", targets, rows, vocab);
         if (rowLoss.length < rows) {
             throw new IllegalArgumentException("rowLoss needs " + rows + " elements, got " + rowLoss.length);
         }

@@ -17,9 +17,16 @@ public final class Embedding {
         return table;
     }
 
-    /** out[n] = table[tokens[n]] for n in [0, count); token ids must be valid (checked by the caller). */
+    /**
+     * out[n] = table[tokens[n]] for n in [0, count).
+     *
+     * @throws IllegalArgumentException for a token id outside [0, vocab), count beyond tokens, or
+     *                                  out shorter than [count, dim] (nothing is written then)
+     */
     public void forward(int[] tokens, int count, float[] out) {
         int dim = table.shape()[1];
+        Checks.ids(table.name(), "tokens", tokens, count, table.shape()[0]);
+        Checks.holds(table.name(), "out", out, count, dim);
         float[] w = table.data();
         Parallel.forEach((count + ROWS_PER_TASK - 1) / ROWS_PER_TASK, c -> {
             for (int n = c * ROWS_PER_TASK, end = Math.min(count, n + ROWS_PER_TASK); n < end; n++) {
@@ -28,9 +35,15 @@ public final class Embedding {
         });
     }
 
-    /** grad[tokens[n]] += dOut[n]; rows are added in increasing n, so the result is deterministic. */
+    /**
+     * grad[tokens[n]] += dOut[n]; rows are added in increasing n, so the result is deterministic.
+     *
+     * @throws IllegalArgumentException as {@link #forward} (the gradient is unchanged then)
+     */
     public void backward(int[] tokens, int count, float[] dOut) {
         int dim = table.shape()[1];
+        Checks.ids(table.name(), "tokens", tokens, count, table.shape()[0]);
+        Checks.holds(table.name(), "dOut", dOut, count, dim);
         float[] g = table.grad();
         // Split over column ranges: every element still receives its rows in increasing n.
         Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, c -> {

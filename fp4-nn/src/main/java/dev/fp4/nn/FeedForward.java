@@ -38,8 +38,17 @@ public final class FeedForward {
         h = Workspace.grow(h, (long) n * config.ffnDim());
     }
 
-    /** y[rows, dim] = ffn(x[rows, dim]); keeps what backward needs. */
+    /**
+     * y[rows, dim] = ffn(x[rows, dim]); keeps what backward needs.
+     *
+     * @throws IllegalArgumentException when rows is not positive or x or y is shorter than
+     *                                  [rows, dim] (y is unchanged then)
+     */
     public void forward(float[] x, float[] y, int rows) {
+        String owner = w1.weight().name().substring(0, w1.weight().name().length() - "w1".length() - 1);
+        Checks.positiveRows(owner, rows);
+        Checks.holds(w1.weight().name(), "x", x, rows, config.dim());
+        Checks.holds(owner, "y", y, rows, config.dim());
         ensure(rows);
         this.rows = rows;
         long t = StepProfile.start();

@@ -20,8 +20,15 @@ public final class RMSNorm {
     private final Parameter weight;
     private final float eps;
 
-    /** A norm over {@code dim} features with weights initialised to one. */
+    /**
+     * A norm over {@code dim} features with weights initialised to one.
+     *
+     * @throws IllegalArgumentException when dim is not positive or eps is not positive and finite
+     */
     public RMSNorm(String name, int dim, float eps) {
+        if (!(eps > 0) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException(name + ": eps must be positive and finite, got " + eps);
+        }
         this.weight = new Parameter(name, dim);
         java.util.Arrays.fill(weight.data(), 1f);
         this.eps = eps;
@@ -34,9 +41,17 @@ public final class RMSNorm {
 
     /**
      * Normalises {@code rows} rows of x into y and stores each row's r in {@code inv[invOff + row]}.
+     *
+     * @throws IllegalArgumentException when rows is not positive or x, y [rows, dim] or
+     *                                  inv[invOff, invOff + rows) do not fit (nothing is written then)
      */
     public void forward(float[] x, float[] y, float[] inv, int invOff, int rows) {
         int dim = weight.size();
+        String owner = weight.name();
+        Checks.positiveRows(owner, rows);
+        Checks.holds(owner, "x", x, rows, dim);
+        Checks.holds(owner, "y", y, rows, dim);
+        Checks.range(owner, "inv", inv, invOff, rows);
         float[] w = weight.data();
         Parallel.forEach(chunks(rows), c -> {
             for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
@@ -52,9 +67,18 @@ public final class RMSNorm {
     /**
      * Adds dx into {@code dx} (so the residual stream's gradient can be passed directly) and dw into
      * the weight's gradient.
+     *
+     * @throws IllegalArgumentException when rows is not positive or an array is shorter than its
+     *                                  shape (nothing is written then)
      */
     public void backward(float[] x, float[] inv, int invOff, float[] dy, float[] dx, int rows) {
         int dim = weight.size();
+        String owner = weight.name();
+        Checks.positiveRows(owner, rows);
+        Checks.holds(owner, "x", x, rows, dim);
+        Checks.holds(owner, "dy", dy, rows, dim);
+        Checks.holds(owner, "dx", dx, rows, dim);
+        Checks.range(owner, "inv", inv, invOff, rows);
         float[] w = weight.data();
         float[] dw = weight.grad();
         // dx row by row; dw by column ranges, each summing over the rows in increasing order (the

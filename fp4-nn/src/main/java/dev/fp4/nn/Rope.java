@@ -47,12 +47,22 @@ public final class Rope {
     /**
      * Rotates, in place, every head of every row of x [batch·seq, heads·headDim] (row n has
      * position n mod seq); {@code inverse} applies the backward rotation.
+     *
+     * @throws IllegalArgumentException when seq exceeds maxSeq, rows is not a positive multiple of
+     *                                  seq, or x is shorter than [rows, heads·headDim]
      */
     public void apply(float[] x, int rows, int seq, int heads, boolean inverse) {
         if (seq > maxSeq) {
             throw new IllegalArgumentException("sequence length " + seq + " exceeds maxSeq " + maxSeq);
         }
+        if (rows <= 0 || seq <= 0 || heads <= 0) {
+            throw new IllegalArgumentException("rope: rows, seq and heads must be positive, got " + rows + ", " + seq + ", " + heads);
+        }
+        if (rows % seq != 0) {
+            throw new IllegalArgumentException("rope: rows " + rows + " must be a multiple of seq " + seq + " (rows are batch·seq)");
+        }
         int width = heads * headDim;
+        Checks.holds("rope", "x", x, rows, width);
         int chunks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
         Parallel.forEach(chunks, c -> {
             for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
