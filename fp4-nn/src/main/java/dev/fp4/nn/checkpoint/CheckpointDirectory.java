@@ -28,17 +28,27 @@ public final class CheckpointDirectory {
 
     private final Path dir;
     private final int keep;
+    private final WriteHook hook;
 
     /**
      * @param dir  the directory (created on the first save when missing)
      * @param keep how many checkpoints to keep, at least 1
      */
     public CheckpointDirectory(Path dir, int keep) {
+        this(dir, keep, WriteHook.NONE);
+    }
+
+    /**
+     * A directory whose {@link #save(Checkpoint)} calls {@code hook} before each write stage (for
+     * fault-injection tests of code that saves through the directory, such as the trainer).
+     */
+    public CheckpointDirectory(Path dir, int keep, WriteHook hook) {
         if (keep < 1) {
             throw new IllegalArgumentException("keep must be at least 1, got " + keep);
         }
-        this.dir = dir;
+        this.dir = java.util.Objects.requireNonNull(dir, "dir");
         this.keep = keep;
+        this.hook = java.util.Objects.requireNonNull(hook, "hook");
     }
 
     /** The directory. */
@@ -51,9 +61,12 @@ public final class CheckpointDirectory {
         return dir.resolve(String.format("ckpt-%010d.safetensors", step));
     }
 
-    /** Writes {@code c} atomically and then removes checkpoints beyond the newest {@code keep}. */
+    /**
+     * Writes {@code c} atomically (calling this directory's hook before each stage) and then
+     * removes checkpoints beyond the newest {@code keep}.
+     */
     public Path save(Checkpoint c) throws IOException {
-        return save(c, WriteHook.NONE);
+        return save(c, hook);
     }
 
     /** As {@link #save(Checkpoint)}, calling {@code hook} before each write stage. */

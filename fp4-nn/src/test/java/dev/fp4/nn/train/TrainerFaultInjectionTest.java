@@ -1,0 +1,188 @@
+package dev.fp4.nn.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fp4.nn.checkpoint.CheckpointDirectory;
+import dev.fp4.nn.checkpoint.WriteHook;
+import dev.fp4.nn.checkpoint.WriteStage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fault injection into training runs: a checkpoint write failed at every hook call, and the files a
+ * crash can leave behind (the newest checkpoint truncated at every byte-boundary class, bit flips,
+ * stray temporary files). After each fault the previous checkpoint must be bit-identical to what
+ * was written, {@link Trainer#resumeLatest()} must pick the newest valid checkpoint, and the resumed
+ * run must reproduce the losses and final weights of an uninterrupted run bit for bit ("nothing
+ * lost"). The number of injection points is printed as {@code FAULTS} lines for docs/reliability.md.
+ */
+class TrainerFaultInjectionTest {
+    /** 12 steps, a checkpoint every 4 (steps 4, 8 and the end, 12), keeping 3. */
+    static final TrainingConfig CFG = TrainerTest.CFG.withSteps(12).withIntervals(4, 1, 4);
+    static final int KEEP = 3;
+
+    @TempDir
+    static Path tmp;
+
+    static TrainingResult reference;
+    static float[] referenceWeights;
+    static byte[] ckpt4;
+    static byte[] ckpt8;
+    static int callsPerSave;
+    static final List<String> faults = new ArrayList<>();
+
+    @BeforeAll
+    static void uninterruptedRun() throws IOException {
+        List<WriteStage> stages = new ArrayList<>();
+        CheckpointDirectory d = new CheckpointDirectory(tmp.resolve("reference"), KEEP, stages::add);
+        BigramModel m = new BigramModel(5);
+        reference = new Trainer(m, TrainerTest.DATA, CFG, d).run();
+        assertEquals(TrainingResult.Status.COMPLETED, reference.status());
+        referenceWeights = m.table.data().clone();
+        ckpt4 = Files.readAllBytes(d.pathFor(4));
+        ckpt8 = Files.readAllBytes(d.pathFor(8));
+        assertEquals(0, stages.size() % 3, "three saves with the same number of hook calls: " + stages);
+        callsPerSave = stages.size() / 3;
+        assertTrue(new TreeSet<>(stages).containsAll(List.of(WriteStage.values())), "every stage is reached: " + stages);
+    }
+
+    @AfterAll
+    static void report() {
+        System.out.println("FAULTS " + faults.size() + " injection points: " + String.join("; ", faults));
+    }
+
+    /** Throws before hook call number {@code failAt} (0-based, counted over the whole run). */
+    static final class FailAt implements WriteHook {
+        final int failAt;
+        int calls;
+        WriteStage failedStage;
+
+        FailAt(int failAt) {
+            this.failAt = failAt;
+        }
+
+        @Override
+        public void before(WriteStage stage) throws IOException {
+            if (calls++ == failAt) {
+                failedStage = stage;
+                throw new IOException("injected failure before " + stage);
+            }
+        }
+    }
+
+    /** Resumes from the newest valid checkpoint in {@code dir} and checks the rest of the run against the reference. */
+    static void resumeAndCompare(Path dir, long expectedStep, String what) throws IOException {
+        BigramModel m = new BigramModel(777);                       // other init: everything must come from the checkpoint
+        Trainer t = new Trainer(m, TrainerTest.DATA, CFG, new CheckpointDirectory(dir, KEEP));
+        assertTrue(t.resumeLatest(), what + ": a valid checkpoint is found");
+        assertEquals(expectedStep, t.step(), what + ": resumed from the newest valid checkpoint");
+        TrainingResult rest = t.run();
+        assertEquals(TrainingResult.Status.COMPLETED, rest.status(), what);
+        double[] ref = TrainerTest.losses(reference);
+        double[] tail = TrainerTest.losses(rest);
+        assertArrayEquals(Arrays.copyOfRange(ref, (int) expectedStep, ref.length), tail, what + ": losses after resuming");
+        assertArrayEquals(referenceWeights, m.table.data(), what + ": final weights");
+    }
+
+    static List<Path> tempFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList();
+        }
+    }
+
+    @Test
+    void aCheckpointWriteFailingAtEveryHookCallLosesNothing() throws IOException {
+        for (int k = 0; k < callsPerSave; k++) {
+            Path dir = tmp.resolve("fail-" + k);
+            FailAt hook = new FailAt(callsPerSave + k);                 // inside the second save, of step 8
+            Trainer t = new Trainer(new BigramModel(5), TrainerTest.DATA, CFG, new CheckpointDirectory(dir, KEEP, hook));
+            UncheckedIOException e = assertThrows(UncheckedIOException.class, t::run);
+            String what = "write failed before " + hook.failedStage + " (hook call " + k + " of " + callsPerSave + ")";
+            faults.add(what);
+            assertTrue(e.getMessage().contains("could not write the checkpoint of step 8"), e.getMessage());
+            assertTrue(e.getCause().getMessage().contains("injected failure before " + hook.failedStage), e.getCause().getMessage());
+            CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
+            assertArrayEquals(ckpt4, Files.readAllBytes(d.pathFor(4)), what + ": the previous checkpoint is bit-identical");
+            assertEquals(List.of(), tempFiles(dir), what + ": no temporary file left");
+            if (hook.failedStage == WriteStage.FSYNC_DIRECTORY) {
+                // the rename had happened: step 8 is complete on disk, only the directory sync failed
+                assertArrayEquals(ckpt8, Files.readAllBytes(d.pathFor(8)), what);
+                resumeAndCompare(dir, 8, what);
+            } else {
+                assertFalse(Files.exists(d.pathFor(8)), what + ": no partial checkpoint under the final name");
+                resumeAndCompare(dir, 4, what);
+            }
+        }
+    }
+
+    /**
+     * Byte offsets where a crash on a file system without atomic rename could cut the newest
+     * checkpoint: inside and at the end of the length prefix, inside and at the end of the header,
+     * and at the start, start + 1, middle and end − 1 of every tensor.
+     */
+    static TreeSet<Integer> boundaryClasses(byte[] file) {
+        long n = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        int dataStart = 8 + (int) n;
+        TreeSet<Integer> cuts = new TreeSet<>(List.of(0, 1, 7, 8, 9, 8 + (int) n / 2, dataStart - 1, dataStart, file.length - 1));
+        Matcher m = Pattern.compile("\"data_offsets\":\\[(\\d+),(\\d+)\\]").matcher(new String(file, 8, (int) n, StandardCharsets.UTF_8));
+        while (m.find()) {
+            int b = dataStart + Integer.parseInt(m.group(1));
+            int e = dataStart + Integer.parseInt(m.group(2));
+            cuts.addAll(List.of(b, Math.min(b + 1, e), (b + e) / 2, Math.max(e - 1, b)));
+        }
+        cuts.removeIf(c -> c >= file.length);
+        return cuts;
+    }
+
+    @Test
+    void aTruncatedOrCorruptNewestCheckpointIsSkippedOnResume() throws IOException {
+        TreeSet<Integer> cuts = boundaryClasses(ckpt8);
+        assertTrue(cuts.size() > 15, "cuts " + cuts);
+        List<byte[]> damaged = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (int cut : cuts) {
+            damaged.add(Arrays.copyOf(ckpt8, cut));
+            names.add("newest checkpoint truncated to " + cut + " of " + ckpt8.length + " bytes");
+        }
+        // single bit flips at the same boundaries (length prefix, header, every tensor)
+        for (int at : cuts) {
+            byte[] c = ckpt8.clone();
+            c[at] ^= 0x10;
+            damaged.add(c);
+            names.add("newest checkpoint with bit 4 of byte " + at + " flipped");
+        }
+        for (int i = 0; i < damaged.size(); i++) {
+            Path dir = tmp.resolve("damaged-" + i);
+            CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
+            Files.createDirectories(dir);
+            Files.write(d.pathFor(4), ckpt4);
+            Files.write(d.pathFor(8), damaged.get(i));
+            // what a killed atomic write leaves: a partial temporary file beside the target
+            Files.write(dir.resolve(".ckpt-0000000012.safetensors.1f2e3d.tmp"), Arrays.copyOf(ckpt8, Math.min(ckpt8.length, damaged.get(i).length)));
+            faults.add(names.get(i));
+            resumeAndCompare(dir, 4, names.get(i));
+            // the resumed run rewrote step 8 atomically over the damaged file
+            assertArrayEquals(ckpt8, Files.readAllBytes(d.pathFor(8)), names.get(i) + ": step 8 rewritten");
+        }
+    }
+}
