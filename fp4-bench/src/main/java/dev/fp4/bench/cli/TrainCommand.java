@@ -5,6 +5,7 @@ import dev.fp4.nn.optim.MomentPrecision;
 import dev.fp4.nn.train.Trainer;
 import dev.fp4.nn.train.TrainingConfig;
 import dev.fp4.nn.train.TrainingResult;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -83,41 +84,60 @@ final class TrainCommand implements Callable<Integer> {
         root.err.printf(Locale.ROOT, "training preset %s (%,d parameters), recipe %s, on %s%n", run.preset, models.parameterCount(run.preset),
                 recipe, data.description());
         CountDownLatch done = new CountDownLatch(1);
+        Runnable stop = stopAndAwait(trainer, done, root.err);
         Thread hook = new Thread(() -> {
             Cli.markShutdown();
-            root.err.println();
-            root.err.println("fp4 train: stopping: finishing the current step and writing a checkpoint ...");
-            trainer.requestStop();
-            try {
-                done.await(5, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            stop.run();
         }, "fp4-train-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        TrainingResult r;
         ProgressBar bar = new ProgressBar(root.err, recipe, System.console() != null, trainer.step(), cfg.tokensPerStep());
+        // The latch is released only after the summary is printed: on Ctrl-C the JVM halts as soon
+        // as the hook returns, which used to race with (and usually drop) the summary line.
         try {
-            r = trainer.run(bar);
+            TrainingResult r = trainer.run(bar);
+            if (r.status() != TrainingResult.Status.COMPLETED) {
+                bar.finish();
+            }
+            var last = r.lastEvaluated();
+            root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
+                    r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
+                    last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
+            if (Double.isFinite(data.entropyRate()) && last != null) {
+                root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
+            }
+            root.out.flush();
+            return switch (r.status()) {
+                case COMPLETED, INTERRUPTED -> 0;
+                case NON_FINITE, DIVERGED -> Cli.FAILED;
+            };
         } finally {
             done.countDown();
             if (!Cli.shutdownInProgress()) {
                 Runtime.getRuntime().removeShutdownHook(hook);
             }
         }
-        if (r.status() != TrainingResult.Status.COMPLETED) {
-            bar.finish();
-        }
-        var last = r.lastEvaluated();
-        root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
-                r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
-                last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
-        if (Double.isFinite(data.entropyRate()) && last != null) {
-            root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
-        }
-        return switch (r.status()) {
-            case COMPLETED, INTERRUPTED -> 0;
-            case NON_FINITE, DIVERGED -> Cli.FAILED;
+    }
+
+    /**
+     * The work of the Ctrl-C (SIGINT/SIGTERM) shutdown hook: asks the trainer to stop, which makes
+     * {@link Trainer#run} finish the current step, write a checkpoint and return, and then blocks
+     * until {@code done} is counted down after run() returned and the summary was printed (at most
+     * 5 minutes), because the JVM
+     * halts as soon as every shutdown hook has returned. Package-private so tests can run exactly
+     * what the hook runs.
+     */
+    static Runnable stopAndAwait(Trainer trainer, CountDownLatch done, PrintStream err) {
+        return () -> {
+            err.println();
+            err.println("fp4 train: stopping: finishing the current step and writing a checkpoint ...");
+            trainer.requestStop();
+            try {
+                if (!done.await(5, TimeUnit.MINUTES)) {
+                    err.println("fp4 train: the current step did not finish within 5 minutes; exiting without a new checkpoint");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         };
     }
 }
