@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -184,5 +185,69 @@ class TrainerFaultInjectionTest {
             // the resumed run rewrote step 8 atomically over the damaged file
             assertArrayEquals(ckpt8, Files.readAllBytes(d.pathFor(8)), names.get(i) + ": step 8 rewritten");
         }
+    }
+
+    /** The reference model, whose loss turns NaN from step {@code from} (0-based) on: a recipe blowing up mid-run. */
+    static final class NanFrom implements TrainableModel {
+        final BigramModel inner = new BigramModel(5);
+        final long from;
+        long step;
+
+        NanFrom(long from) {
+            this.from = from;
+        }
+
+        @Override
+        public List<dev.fp4.nn.Parameter> parameters() {
+            return inner.parameters();
+        }
+
+        @Override
+        public float forward(int[] t, int[] y, int b, int s) {
+            float l = inner.forward(t, y, b, s);
+            return step >= from ? Float.NaN : l;
+        }
+
+        @Override
+        public void backward() {
+            inner.backward();
+        }
+
+        @Override
+        public float evaluate(int[] t, int[] y, int b, int s) {
+            return inner.evaluate(t, y, b, s);
+        }
+
+        @Override
+        public void setStep(long s, long total) {
+            step = s;
+            inner.setStep(s, total);
+        }
+
+        @Override
+        public String recipeName() {
+            return inner.recipeName();
+        }
+
+        @Override
+        public Map<String, String> config() {
+            return inner.config();
+        }
+    }
+
+    @Test
+    void theNanGuardStopsAndTheLastGoodCheckpointIsBitIdenticalAndResumable() throws IOException {
+        Path dir = tmp.resolve("nan");
+        CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
+        TrainingResult r = new Trainer(new NanFrom(9), TrainerTest.DATA, CFG, d).run();   // NaN in step 10
+        faults.add("NaN training loss at step 10");
+        assertEquals(TrainingResult.Status.NON_FINITE, r.status(), r.message());
+        assertEquals(9, r.stepsCompleted());
+        assertTrue(r.message().contains("stopped at step 10: the training loss is NaN"), r.message());
+        assertTrue(r.message().contains("the last good checkpoint is " + d.pathFor(8)), r.message());
+        assertEquals(List.of(d.pathFor(4), d.pathFor(8)), d.list(), "no checkpoint of the poisoned state");
+        assertArrayEquals(ckpt4, Files.readAllBytes(d.pathFor(4)));
+        assertArrayEquals(ckpt8, Files.readAllBytes(d.pathFor(8)), "the last good checkpoint is the uninterrupted run's step 8");
+        resumeAndCompare(dir, 8, "after the NaN stop");
     }
 }
