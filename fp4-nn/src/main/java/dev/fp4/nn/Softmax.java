@@ -1,6 +1,7 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
+import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -19,8 +20,16 @@ public final class Softmax {
     /**
      * dst = softmax(scale · src) over [0, len), len ≥ 1; dst may alias src. Returns the
      * log-sum-exp of scale·src, i.e. log Σ exp(scale·src[i]).
+     *
+     * @throws IllegalArgumentException  when len &lt; 1
+     * @throws IndexOutOfBoundsException when a range [off, off + len) does not fit its array (nothing is written then)
      */
     public static float forward(float[] src, int srcOff, float[] dst, int dstOff, int len, float scale) {
+        if (len < 1) {
+            throw new IllegalArgumentException("softmax needs len >= 1, got " + len);
+        }
+        Objects.checkFromIndexSize(srcOff, len, src.length);
+        Objects.checkFromIndexSize(dstOff, len, dst.length);
         float m = VectorOps.max(src, srcOff, len);
         VectorOps.expAffine(src, srcOff, dst, dstOff, len, m, scale);
         float sum = VectorOps.sum(dst, dstOff, len);
@@ -31,8 +40,13 @@ public final class Softmax {
     /**
      * Backward of {@code p = softmax(scale·s)}: ds = scale · p ⊙ (dp − Σ p⊙dp) over [0, len); ds may
      * alias dp.
+     *
+     * @throws IndexOutOfBoundsException when a range [off, off + len) does not fit its array (nothing is written then)
      */
     public static void backward(float[] p, int pOff, float[] dp, int dpOff, float[] ds, int dsOff, int len, float scale) {
+        Objects.checkFromIndexSize(pOff, len, p.length);
+        Objects.checkFromIndexSize(dpOff, len, dp.length);
+        Objects.checkFromIndexSize(dsOff, len, ds.length);
         float d = VectorOps.dot(p, pOff, dp, dpOff, len);
         if (Simd.ENABLED) {
             backwardVector(p, pOff, dp, dpOff, ds, dsOff, len, scale, d);

@@ -1,6 +1,7 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
+import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -17,8 +18,15 @@ public final class SwiGLU {
     private SwiGLU() {
     }
 
-    /** h = silu(g) ⊙ u over n elements; h must not alias g or u. */
+    /**
+     * h = silu(g) ⊙ u over n elements; h must not alias g or u.
+     *
+     * @throws IndexOutOfBoundsException when a range [off, off + n) does not fit its array (nothing is written then)
+     */
     public static void forward(float[] g, int gOff, float[] u, int uOff, float[] h, int hOff, int n) {
+        Objects.checkFromIndexSize(gOff, n, g.length);
+        Objects.checkFromIndexSize(uOff, n, u.length);
+        Objects.checkFromIndexSize(hOff, n, h.length);
         VectorOps.expAffine(g, gOff, h, hOff, n, 0f, -1f); // h = e^(−g)
         if (Simd.ENABLED) {
             forwardVector(g, gOff, u, uOff, h, hOff, n);
@@ -47,9 +55,18 @@ public final class SwiGLU {
         }
     }
 
-    /** Writes dg and du (not accumulated) from g, u and dh; dg and du must not alias the inputs. */
+    /**
+     * Writes dg and du (not accumulated) from g, u and dh; dg and du must not alias the inputs.
+     *
+     * @throws IndexOutOfBoundsException when a range [off, off + n) does not fit its array (nothing is written then)
+     */
     public static void backward(float[] g, int gOff, float[] u, int uOff, float[] dh, int dhOff,
                                 float[] dg, int dgOff, float[] du, int duOff, int n) {
+        Objects.checkFromIndexSize(gOff, n, g.length);
+        Objects.checkFromIndexSize(uOff, n, u.length);
+        Objects.checkFromIndexSize(dhOff, n, dh.length);
+        Objects.checkFromIndexSize(dgOff, n, dg.length);
+        Objects.checkFromIndexSize(duOff, n, du.length);
         VectorOps.expAffine(g, gOff, dg, dgOff, n, 0f, -1f); // dg = e^(−g) for now
         if (Simd.ENABLED) {
             backwardVector(g, gOff, u, uOff, dh, dhOff, dg, dgOff, du, duOff, n);

@@ -15,6 +15,8 @@ import dev.fp4.nn.LlamaModel;
 import dev.fp4.nn.Parameter;
 import dev.fp4.nn.RMSNorm;
 import dev.fp4.nn.Rope;
+import dev.fp4.nn.Softmax;
+import dev.fp4.nn.SwiGLU;
 import dev.fp4.nn.checkpoint.CheckpointDirectory;
 import dev.fp4.nn.checkpoint.DType;
 import dev.fp4.nn.data.BatchSampler;
@@ -185,6 +187,27 @@ class NnValidationTest {
                     () -> CrossEntropy.forward(logits, new int[1], 2, 5, out, true), "targets has 1 elements, need rows = 2"));
             t.add(BadInput.of("CrossEntropy.forward(rows = 0)", iae, () -> CrossEntropy.forward(logits, new int[2], 0, 5, out, true),
                     "rows and vocab must be positive, got 0 and 5"));
+        }
+
+        // ---- element-wise kernels over arrays with offsets: IndexOutOfBoundsException (the fp4-core convention)
+        {
+            Class<IndexOutOfBoundsException> ioobe = IndexOutOfBoundsException.class;
+            float[] h = new float[8];
+            t.add(BadInput.of("SwiGLU.forward(h range past the end)", ioobe, () -> SwiGLU.forward(ramp(16), 0, ramp(16), 0, h, 2, 8),
+                    "Range [2, 2 + 8) out of bounds for length 8").then(unchanged(h)));
+            t.add(BadInput.of("SwiGLU.forward(negative offset)", ioobe, () -> SwiGLU.forward(ramp(16), -1, ramp(16), 0, new float[16], 0, 8),
+                    "Range [-1, -1 + 8) out of bounds for length 16"));
+            float[] dg = new float[8];
+            t.add(BadInput.of("SwiGLU.backward(du shorter than n)", ioobe,
+                    () -> SwiGLU.backward(ramp(8), 0, ramp(8), 0, ramp(8), 0, dg, 0, new float[7], 0, 8), "Range [0, 0 + 8) out of bounds for length 7")
+                    .then(unchanged(dg)));
+            float[] dst = new float[6];
+            t.add(BadInput.of("Softmax.forward(src range past the end)", ioobe, () -> Softmax.forward(ramp(6), 3, dst, 0, 6, 1f),
+                    "Range [3, 3 + 6) out of bounds for length 6").then(unchanged(dst)));
+            t.add(BadInput.of("Softmax.forward(len 0)", iae, () -> Softmax.forward(ramp(6), 0, dst, 0, 0, 1f), "softmax needs len >= 1, got 0"));
+            float[] ds = new float[6];
+            t.add(BadInput.of("Softmax.backward(dp shorter than len)", ioobe, () -> Softmax.backward(ramp(6), 0, ramp(5), 0, ds, 0, 6, 1f),
+                    "Range [0, 0 + 6) out of bounds for length 5").then(unchanged(ds)));
         }
 
         // ---- Rope, Attention, FeedForward of the tiny preset
