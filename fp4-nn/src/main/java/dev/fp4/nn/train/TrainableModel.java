@@ -17,7 +17,11 @@ public interface TrainableModel {
     /** Trainable parameters in a fixed order. */
     List<Parameter> parameters();
 
-    /** Mean cross-entropy of a batch, keeping what {@link #backward()} needs. */
+    /**
+     * Mean cross-entropy of a batch, keeping what {@link #backward()} needs. A non-finite loss is
+     * either returned or reported by throwing {@link ArithmeticException}; the trainer's guard
+     * stops the run on both.
+     */
     float forward(int[] tokens, int[] targets, int batch, int seq);
 
     /** Adds the gradient of the last forward's mean loss into every {@link Parameter#grad()}. */

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * sampler: forward, backward; the step's loss is the mean of the micro-batch losses and the
  * gradients are scaled by 1/accumulation;</li>
  * <li>guard: a non-finite loss or gradient norm stops the run before the update
- * ({@link TrainingResult.Status#NON_FINITE}); a loss above divergenceFactor × the lowest
+ * ({@link TrainingResult.Status#NON_FINITE}); a model may also report a non-finite loss by
+ * throwing {@link ArithmeticException} from forward (as {@code LlamaModel} does); a loss above divergenceFactor × the lowest
  * exponential moving average (α = 0.1) seen, after {@link TrainingConfig#GUARD_WARMUP_STEPS},
  * stops it as {@link TrainingResult.Status#DIVERGED}. Stopping never writes a checkpoint, so the
  * last one written is the last good state;</li>
@@ -199,9 +200,17 @@ public final class Trainer {
                 p.zeroGrad();
             }
             double lossSum = 0;
+            String modelReport = null;
             for (int a = 0; a < accum; a++) {
                 Batch b = trainSampler.next();
-                lossSum += model.forward(b.tokens(), b.targets(), b.batch(), b.seq());
+                try {
+                    lossSum += model.forward(b.tokens(), b.targets(), b.batch(), b.seq());
+                } catch (ArithmeticException e) {
+                    // the model's way of reporting a non-finite loss (LlamaModel): no backward, the guard stops
+                    lossSum = Double.NaN;
+                    modelReport = e.getMessage();
+                    break;
+                }
                 model.backward();
             }
             double loss = lossSum / accum;
@@ -216,8 +225,9 @@ public final class Trainer {
             double norm = config.clipNorm() > 0 ? GradientClipping.clipGlobalNorm(params, config.clipNorm()) : GradientClipping.globalNorm(params);
             if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
                 return stop(records, TrainingResult.Status.NON_FINITE, String.format(java.util.Locale.ROOT,
-                        "stopped at step %d: %s is %s (%s recipe)", step + 1, Double.isFinite(loss) ? "the gradient norm" : "the training loss",
-                        Double.isFinite(loss) ? norm : loss, model.recipeName()), t0, tokens);
+                        "stopped at step %d: %s is %s (%s recipe)%s", step + 1, Double.isFinite(loss) ? "the gradient norm" : "the training loss",
+                        Double.isFinite(loss) ? norm : loss, model.recipeName(), modelReport == null ? "" : "; the model reported: " + modelReport),
+                        t0, tokens);
             }
             ema = Double.isNaN(ema) ? loss : 0.9 * ema + 0.1 * loss;
             if (step >= TrainingConfig.GUARD_WARMUP_STEPS) {

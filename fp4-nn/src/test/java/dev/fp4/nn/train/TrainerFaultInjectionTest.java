@@ -250,4 +250,69 @@ class TrainerFaultInjectionTest {
         assertArrayEquals(ckpt8, Files.readAllBytes(d.pathFor(8)), "the last good checkpoint is the uninterrupted run's step 8");
         resumeAndCompare(dir, 8, "after the NaN stop");
     }
+
+    /**
+     * A real {@link dev.fp4.nn.LlamaModel} whose loss turns NaN: it reports that by throwing
+     * {@link ArithmeticException} from forward(), which the trainer's guard must treat as a
+     * non-finite loss (stop, keep the last good checkpoint) rather than crash the run.
+     */
+    @Test
+    void aLlamaModelWhoseLossTurnsNanIsStoppedByTheGuard() throws IOException {
+        dev.fp4.nn.LlamaModel model = new dev.fp4.nn.LlamaModel(dev.fp4.nn.LlamaConfig.tiny(), dev.fp4.nn.recipe.PrecisionRecipe.FP32, 3);
+        LlamaTrainable inner = new LlamaTrainable(model);
+        TrainableModel poisoned = new TrainableModel() {
+            @Override
+            public List<dev.fp4.nn.Parameter> parameters() {
+                return inner.parameters();
+            }
+
+            @Override
+            public float forward(int[] t, int[] y, int b, int s) {
+                return inner.forward(t, y, b, s);
+            }
+
+            @Override
+            public void backward() {
+                inner.backward();
+            }
+
+            @Override
+            public float evaluate(int[] t, int[] y, int b, int s) {
+                return inner.evaluate(t, y, b, s);
+            }
+
+            @Override
+            public void setStep(long s, long total) {
+                inner.setStep(s, total);
+                if (s == 5) {
+                    for (dev.fp4.nn.Parameter p : model.parameters()) {
+                        p.data()[0] = Float.NaN;                     // as if a kernel had produced them
+                    }
+                }
+            }
+
+            @Override
+            public String recipeName() {
+                return inner.recipeName();
+            }
+
+            @Override
+            public Map<String, String> config() {
+                return inner.config();
+            }
+        };
+        Path dir = tmp.resolve("llama-nan");
+        CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
+        TrainingConfig cfg = CFG.withBatch(2, 16).withIntervals(4, 1, 4).withLr(1e-3, 1);
+        TrainingResult r = new Trainer(poisoned, TrainerTest.DATA, cfg, d).run();
+        faults.add("NaN weights in a LlamaModel at step 6");
+        assertEquals(TrainingResult.Status.NON_FINITE, r.status(), r.message());
+        assertEquals(5, r.stepsCompleted());
+        assertTrue(r.message().contains("stopped at step 6: the training loss is NaN"), r.message());
+        assertTrue(r.message().contains("the last good checkpoint is " + d.pathFor(4)), r.message());
+        assertEquals(List.of(d.pathFor(4)), d.list());
+        for (float x : dev.fp4.nn.checkpoint.Checkpoint.read(d.pathFor(4)).parameters().values().iterator().next().toFloats()) {
+            assertTrue(Float.isFinite(x));
+        }
+    }
 }
