@@ -176,8 +176,14 @@ public final class LlamaModel {
     /**
      * Mean cross-entropy of predicting {@code targets} from {@code tokens}, both [batch, seq]
      * row-major; keeps the activations for {@link #backward()}.
+     *
+     * @throws IllegalArgumentException for bad ids or shapes (checked before anything runs)
+     * @throws ArithmeticException      when the loss is not finite, or a quantizer or the outlier
+     *                                  clamp met a NaN/Inf activation or weight (the message names the
+     *                                  layer, operand and element); backward() is then not possible
      */
     public float forward(int[] tokens, int[] targets, int batch, int seq) {
+        backwardReady = false;                               // a failed forward leaves nothing to run backward on
         float loss = run(tokens, targets, batch, seq, true);
         backwardReady = true;
         return loss;
@@ -195,6 +201,20 @@ public final class LlamaModel {
     private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {
         check(tokens, "tokens", batch, seq);
         check(targets, "targets", batch, seq);
+        try {
+            return compute(tokens, targets, batch, seq, training);
+        } catch (IllegalArgumentException e) {
+            // The inputs were validated above and every buffer is sized by the model, so what a layer
+            // rejects here is a value: a quantizer or the outlier clamp refusing a NaN/Inf activation
+            // or weight (message: layer, operand and element). Reported like a non-finite loss.
+            ArithmeticException a = new ArithmeticException("non-finite value in the forward pass (recipe " + recipe.name() + "): "
+                    + e.getMessage());
+            a.initCause(e);
+            throw a;
+        }
+    }
+
+    private float compute(int[] tokens, int[] targets, int batch, int seq, boolean training) {
         PrecisionRecipe effective = effectiveRecipe();
         if (effective != applied) {
             for (Linear l : linears) {

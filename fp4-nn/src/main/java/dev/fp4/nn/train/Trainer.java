@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * ({@link TrainingResult.Status#NON_FINITE}); a model may also report a non-finite loss by
  * throwing {@link ArithmeticException} from forward (as {@code LlamaModel} does); a loss above divergenceFactor × the lowest
  * exponential moving average (α = 0.1) seen, after {@link TrainingConfig#GUARD_WARMUP_STEPS},
- * stops it as {@link TrainingResult.Status#DIVERGED}. Stopping never writes a checkpoint, so the
+ * stops it as {@link TrainingResult.Status#DIVERGED}; a non-finite validation loss after an
+ * update also stops it as NON_FINITE, before that state is checkpointed. Stopping never writes a checkpoint, so the
  * last one written is the last good state;</li>
  * <li>clip the global gradient norm, AdamW step with the warm-up + cosine learning rate;</li>
  * <li>every evalInterval steps and after the last: the mean validation loss over evalBatches
@@ -153,13 +154,22 @@ public final class Trainer {
         return true;
     }
 
-    /** Mean validation loss over the fixed validation batches. */
+    /**
+     * Mean validation loss over the fixed validation batches; NaN (with a warning quoting the
+     * model's report) when the model reports a non-finite loss by throwing ArithmeticException.
+     * {@link #run} stops on a non-finite validation loss.
+     */
     public double evaluate() {
         evalSampler.seek(0);
         double sum = 0;
         for (int i = 0; i < config.evalBatches(); i++) {
             Batch b = evalSampler.next();
-            sum += model.evaluate(b.tokens(), b.targets(), b.batch(), b.seq());
+            try {
+                sum += model.evaluate(b.tokens(), b.targets(), b.batch(), b.seq());
+            } catch (ArithmeticException e) {
+                LOG.warn("validation loss at step {} is not finite: {}", step, e.getMessage());
+                return Double.NaN;
+            }
         }
         return sum / config.evalBatches();
     }
@@ -224,10 +234,13 @@ public final class Trainer {
             }
             double norm = config.clipNorm() > 0 ? GradientClipping.clipGlobalNorm(params, config.clipNorm()) : GradientClipping.globalNorm(params);
             if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
-                return stop(records, TrainingResult.Status.NON_FINITE, String.format(java.util.Locale.ROOT,
-                        "stopped at step %d: %s is %s (%s recipe)%s", step + 1, Double.isFinite(loss) ? "the gradient norm" : "the training loss",
-                        Double.isFinite(loss) ? norm : loss, model.recipeName(), modelReport == null ? "" : "; the model reported: " + modelReport),
-                        t0, tokens);
+                String why = modelReport != null
+                        ? String.format(java.util.Locale.ROOT, "stopped at step %d: the forward pass is not finite (%s recipe): %s", step + 1,
+                                model.recipeName(), modelReport)
+                        : String.format(java.util.Locale.ROOT, "stopped at step %d: %s is %s (%s recipe)", step + 1,
+                                Double.isFinite(loss) ? "the gradient norm" : "the training loss", Double.isFinite(loss) ? norm : loss,
+                                model.recipeName());
+                return stop(records, TrainingResult.Status.NON_FINITE, why, t0, tokens);
             }
             ema = Double.isNaN(ema) ? loss : 0.9 * ema + 0.1 * loss;
             if (step >= TrainingConfig.GUARD_WARMUP_STEPS) {
@@ -245,6 +258,12 @@ public final class Trainer {
             double val = Double.NaN;
             if (step % config.evalInterval() == 0 || step == config.steps()) {
                 val = evaluate();
+                if (!Double.isFinite(val)) {
+                    // the state after this update is not checkpointed: the last checkpoint stays the last good one
+                    return stop(records, TrainingResult.Status.NON_FINITE, String.format(java.util.Locale.ROOT,
+                            "stopped after step %d: the validation loss is not finite (%s, %s recipe)", step,
+                            Double.isNaN(val) ? "NaN" : val, model.recipeName()), t0, tokens);
+                }
                 LOG.info("step {}/{}: train loss {}, validation loss {}", step, config.steps(), fmt(loss), fmt(val));
             }
             double secs = (System.nanoTime() - ts) / 1e9;

@@ -389,4 +389,22 @@ class NnValidationTest {
         BadInput.of("LlamaModel.forward with a NaN parameter (fp32)", ArithmeticException.class, () -> m.forward(tok, tok, 2, 4),
                 "loss is NaN (recipe fp32)").verify();
     }
+
+    /**
+     * Under an FP4 recipe the NaN never reaches the loss: the first quantizer that meets it rejects
+     * it, and the model reports that as a non-finite forward (what the trainer's guard stops on),
+     * naming the layer, the operand and the element; backward() is then refused.
+     */
+    @Test
+    void nanWeightsUnderFp4AreReportedAsANonFiniteForwardNamingTheLayer() throws Throwable {
+        LlamaModel m = new LlamaModel(CFG, Recipes.fp4Direct(), 1);
+        int[] tok = new int[8];
+        m.forward(tok, tok, 2, 4);                            // a good step first: backward would be possible
+        Parameter wq = m.parameters().stream().filter(p -> p.name().contains("wq")).findFirst().orElseThrow();
+        wq.data()[5] = Float.NaN;
+        BadInput.of("LlamaModel.forward with a NaN weight (fp4-direct)", ArithmeticException.class, () -> m.forward(tok, tok, 2, 4),
+                "non-finite value in the forward pass (recipe fp4-direct)", wq.name(), "quantizing the weight W", "NaN", "col 5").verify();
+        BadInput.of("LlamaModel.backward after a failed forward", IllegalStateException.class, m::backward,
+                "backward() needs a forward() first").verify();
+    }
 }

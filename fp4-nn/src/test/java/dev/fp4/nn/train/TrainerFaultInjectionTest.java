@@ -252,13 +252,16 @@ class TrainerFaultInjectionTest {
     }
 
     /**
-     * A real {@link dev.fp4.nn.LlamaModel} whose loss turns NaN: it reports that by throwing
-     * {@link ArithmeticException} from forward(), which the trainer's guard must treat as a
-     * non-finite loss (stop, keep the last good checkpoint) rather than crash the run.
+     * A real {@link dev.fp4.nn.LlamaModel} meeting NaN weights: under FP32 the loss turns NaN, under
+     * FP4 recipes the first quantizer (or the outlier clamp) rejects the NaN; the model reports both
+     * by throwing {@link ArithmeticException} from forward(), which the trainer's guard must treat as
+     * a non-finite loss (stop, keep the last good checkpoint) rather than crash the run.
      */
-    @Test
-    void aLlamaModelWhoseLossTurnsNanIsStoppedByTheGuard() throws IOException {
-        dev.fp4.nn.LlamaModel model = new dev.fp4.nn.LlamaModel(dev.fp4.nn.LlamaConfig.tiny(), dev.fp4.nn.recipe.PrecisionRecipe.FP32, 3);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "fp4-direct", "fp4-dge-occ"})
+    void aLlamaModelMeetingNanIsStoppedByTheGuard(String recipe) throws IOException {
+        dev.fp4.nn.LlamaModel model = new dev.fp4.nn.LlamaModel(dev.fp4.nn.LlamaConfig.tiny(),
+                dev.fp4.nn.recipe.PrecisionRecipe.byName(recipe), 3);
         LlamaTrainable inner = new LlamaTrainable(model);
         TrainableModel poisoned = new TrainableModel() {
             @Override
@@ -301,18 +304,81 @@ class TrainerFaultInjectionTest {
                 return inner.config();
             }
         };
-        Path dir = tmp.resolve("llama-nan");
+        Path dir = tmp.resolve("llama-nan-" + recipe);
         CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
         TrainingConfig cfg = CFG.withBatch(2, 16).withIntervals(4, 1, 4).withLr(1e-3, 1);
         TrainingResult r = new Trainer(poisoned, TrainerTest.DATA, cfg, d).run();
-        faults.add("NaN weights in a LlamaModel at step 6");
+        faults.add("NaN weights in a LlamaModel (" + recipe + ") at step 6");
         assertEquals(TrainingResult.Status.NON_FINITE, r.status(), r.message());
         assertEquals(5, r.stepsCompleted());
-        assertTrue(r.message().contains("stopped at step 6: the training loss is NaN"), r.message());
+        assertTrue(r.message().contains("stopped at step 6: the forward pass is not finite (" + recipe + " recipe): "), r.message());
+        assertTrue(r.message().contains(recipe.equals("fp32") ? "loss is NaN" : "non-finite value in the forward pass"), r.message());
+        if (!recipe.equals("fp32")) {
+            assertTrue(r.message().contains("layers.0.attn.wq") && r.message().contains("NaN at "), r.message());
+        }
         assertTrue(r.message().contains("the last good checkpoint is " + d.pathFor(4)), r.message());
         assertEquals(List.of(d.pathFor(4)), d.list());
         for (float x : dev.fp4.nn.checkpoint.Checkpoint.read(d.pathFor(4)).parameters().values().iterator().next().toFloats()) {
             assertTrue(Float.isFinite(x));
         }
+    }
+
+    /** A non-finite validation loss reported by the model stops the run before that state is checkpointed. */
+    @Test
+    void aNonFiniteValidationLossStopsTheRunKeepingTheLastGoodCheckpoint() throws IOException {
+        BigramModel inner = new BigramModel(5);
+        TrainableModel m = new TrainableModel() {
+            @Override
+            public List<dev.fp4.nn.Parameter> parameters() {
+                return inner.parameters();
+            }
+
+            @Override
+            public float forward(int[] t, int[] y, int b, int s) {
+                return inner.forward(t, y, b, s);
+            }
+
+            @Override
+            public void backward() {
+                inner.backward();
+            }
+
+            @Override
+            public float evaluate(int[] t, int[] y, int b, int s) {
+                if (step >= 7) {                              // 0-based: the evaluation after the 8th step
+                    throw new ArithmeticException("loss is Infinity (recipe test)");
+                }
+                return inner.evaluate(t, y, b, s);
+            }
+
+            long step;
+
+            @Override
+            public void setStep(long s, long total) {
+                step = s;
+                inner.setStep(s, total);
+            }
+
+            @Override
+            public String recipeName() {
+                return inner.recipeName();
+            }
+
+            @Override
+            public Map<String, String> config() {
+                return inner.config();
+            }
+        };
+        Path dir = tmp.resolve("val-nan");
+        CheckpointDirectory d = new CheckpointDirectory(dir, KEEP);
+        TrainingResult r = new Trainer(m, TrainerTest.DATA, CFG, d).run();
+        faults.add("non-finite validation loss after step 8");
+        assertEquals(TrainingResult.Status.NON_FINITE, r.status(), r.message());
+        assertEquals(8, r.stepsCompleted());
+        assertTrue(r.message().contains("stopped after step 8: the validation loss is not finite (NaN, "), r.message());
+        assertTrue(r.message().contains("the last good checkpoint is " + d.pathFor(4)), r.message());
+        assertEquals(List.of(d.pathFor(4)), d.list(), "the state after step 8 is not checkpointed");
+        assertArrayEquals(ckpt4, Files.readAllBytes(d.pathFor(4)));
+        assertArrayEquals(Arrays.copyOf(TrainerTest.losses(reference), 7), TrainerTest.losses(r), "training up to the stop is unaffected");
     }
 }
