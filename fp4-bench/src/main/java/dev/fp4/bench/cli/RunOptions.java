@@ -13,7 +13,7 @@ public final class RunOptions {
     String preset = "tiny";
 
     @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps. Default: ${DEFAULT-VALUE}.")
-    int steps = 300;
+    int steps = 1000;
 
     @Option(names = "--batch", paramLabel = "N", description = "Sequences per step. Default: ${DEFAULT-VALUE}.")
     int batch = 8;
@@ -31,7 +31,7 @@ public final class RunOptions {
     double lr = 3e-3;
 
     @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate on the held-out split every N steps. Default: ${DEFAULT-VALUE}.")
-    int evalEvery = 25;
+    int evalEvery = 50;
 
     @Option(names = "--eval-batches", paramLabel = "N", description = "Validation batches per evaluation. Default: ${DEFAULT-VALUE}.")
     int evalBatches = 8;

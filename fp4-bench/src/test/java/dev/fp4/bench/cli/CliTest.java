@@ -12,6 +12,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import dev.fp4.core.quant.Fp4Tensor;
+import dev.fp4.nn.Parameter;
+import dev.fp4.nn.checkpoint.Checkpoint;
+import dev.fp4.nn.checkpoint.Fp4Entry;
+import dev.fp4.nn.checkpoint.SafeTensors;
+import dev.fp4.nn.checkpoint.SafeTensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,13 +42,13 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "compare", "jmh"})
+    @ValueSource(strings = {"train", "compare", "jmh", "export", "bench-step"})
     void everyCommandHasHelp(String cmd) {
         Result r = run(cmd, "--help");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("Usage: fp4 " + cmd), r.out());
         assertEquals(0, run("--help").code());
-        if (!cmd.equals("jmh")) {
+        if (cmd.equals("train") || cmd.equals("compare")) {
             // picocli formats descriptions with String.format: a bare '%' falls back to raw text with a warning
             String flat = r.out().replaceAll("\\s+", " ");
             assertTrue(flat.contains("last 10% held out") && flat.contains("tiny or small"), r.out());
@@ -124,6 +132,50 @@ class CliTest {
         Result none = run(new String[] {"train", "--resume", "--checkpoint-dir", dir.resolve("empty").toString(), "--corpus-bytes", "50000"});
         assertEquals(2, none.code());
         assertTrue(none.err().contains("no valid checkpoint"), none.err());
+    }
+
+    /** A checkpoint's linear weights come out as FP4 entries that dequantize like Fp4Tensor; the rest stays F32. */
+    @ParameterizedTest
+    @ValueSource(strings = {"per-row", "per-tensor", "mxfp4", "nvfp4", "nvfp4-2d"})
+    void exportWritesFp4Weights(String scheme) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(3);
+        Parameter wq = new Parameter("layers.0.attn.wq", 24, 40);
+        Parameter norm = new Parameter("layers.0.attn_norm", 40);
+        Parameter emb = new Parameter("tok_embeddings", 16, 40);
+        for (Parameter p : List.of(wq, norm, emb)) {
+            for (int i = 0; i < p.data().length; i++) {
+                p.data()[i] = (float) rnd.nextGaussian();
+            }
+        }
+        Path ck = dir.resolve("ckpt.safetensors");
+        Checkpoint.capture(7, 1, Map.of(), "fp4-dge-occ", Map.of(), List.of(wq, norm, emb), Map.of(), Map.of()).write(ck);
+        Path out = dir.resolve("w.safetensors");
+        Result r = run("export", ck.toString(), "--out", out.toString(), "--scheme", scheme);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("1 linear weights in FP4"), r.out());
+        SafeTensorsFile f = SafeTensors.read(out);
+        Fp4Entry e = Fp4Entry.from(f, "layers.0.attn.wq");
+        float[] want = Fp4Tensor.quantize(wq.data(), 24, 40, ExportCommand.SCHEMES.get(scheme)).dequantize();
+        assertArrayEquals(want, e.dequantize());
+        assertArrayEquals(norm.data(), f.tensors().get("layers.0.attn_norm").toFloats());
+        assertArrayEquals(emb.data(), f.tensors().get("tok_embeddings").toFloats());
+        assertEquals("fp4-dge-occ", f.metadata().get("fp4.recipe"));
+    }
+
+    @Test
+    void exportRejectsBadInput() throws IOException {
+        Result missing = run("export", dir.resolve("nope.safetensors").toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("nope.safetensors"), missing.err());
+        Path junk = dir.resolve("junk.safetensors");
+        Files.write(junk, new byte[] {1, 2, 3});
+        Result corrupt = run("export", junk.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(1, corrupt.code());
+        assertTrue(corrupt.err().contains("junk.safetensors"), corrupt.err());
+        Result scheme = run("export", junk.toString(), "--out", dir.resolve("o").toString(), "--scheme", "fp3");
+        assertEquals(2, scheme.code());
+        assertTrue(scheme.err().contains("valid: per-row, per-tensor, mxfp4, nvfp4, nvfp4-2d"), scheme.err());
+        assertTrue(Files.notExists(dir.resolve("o")));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.fp4.nn.checkpoint;
 
+import dev.fp4.core.format.E2M1;
+import dev.fp4.core.quant.Fp4Tensor;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
@@ -12,7 +14,11 @@ import java.util.regex.Pattern;
  * {@code float4_e2m1fn_x2} layout; shape [rows, cols/2] for even cols, else [⌈rows·cols/2⌉]),
  * under {@code name + ".scales"} the block scales as F32 [scaleRows, scaleCols], under
  * {@code name + ".tensor_scale"} an F32 [1], and the metadata entry {@code "fp4.quant." + name} =
- * {@code "e2m1;scheme=<scheme>;shape=<rows>x<cols>"}. Dequantization: decode(code) · scale · tensor scale.
+ * {@code "e2m1;scheme=<scheme>;shape=<rows>x<cols>;block=<blockRows>x<blockCols>"}. Element (r, c)
+ * belongs to scale block (r / blockRows, c / blockCols) and dequantizes to
+ * (decode(code) · scale) · tensorScale, the order {@link Fp4Tensor#dequantize()} uses, so an entry
+ * made by {@link #of(Fp4Tensor)} dequantizes to the same floats bit for bit. A reader without this
+ * library needs only the E2M1 value table (docs/training.md has a NumPy reader).
  *
  * @param rows        logical rows
  * @param cols        logical columns
@@ -22,10 +28,12 @@ import java.util.regex.Pattern;
  * @param scaleCols   columns of the block-scale grid
  * @param tensorScale the per-tensor scale (1 for schemes without one)
  * @param scheme      the scheme's name (e.g. {@code nvfp4}), free text without ';'
+ * @param blockRows   rows per scale block (the last block row may be shorter)
+ * @param blockCols   columns per scale block (the last block column may be shorter)
  */
 public record Fp4Entry(int rows, int cols, byte[] packed, float[] scales, int scaleRows, int scaleCols, float tensorScale,
-                       String scheme) {
-    private static final Pattern FORMAT = Pattern.compile("e2m1;scheme=([^;]+);shape=(\\d+)x(\\d+)");
+                       String scheme, int blockRows, int blockCols) {
+    private static final Pattern FORMAT = Pattern.compile("e2m1;scheme=([^;]+);shape=(\\d+)x(\\d+);block=(\\d+)x(\\d+)");
 
     /** Validates sizes. */
     public Fp4Entry {
@@ -44,8 +52,36 @@ public record Fp4Entry(int rows, int cols, byte[] packed, float[] scales, int sc
         if (scheme.isEmpty() || scheme.indexOf(';') >= 0) {
             throw new IllegalArgumentException("scheme name must be non-empty without ';': \"" + scheme + "\"");
         }
+        if (blockRows <= 0 || blockCols <= 0 || ceilDiv(rows, blockRows) != scaleRows || ceilDiv(cols, blockCols) != scaleCols) {
+            throw new IllegalArgumentException("blocks of " + blockRows + "x" + blockCols + " over " + rows + "x" + cols
+                    + " do not make a scale grid of " + scaleRows + "x" + scaleCols);
+        }
         packed = packed.clone();
         scales = scales.clone();
+    }
+
+    /** The tensor's codes, scales and block geometry (copied), named by its scheme. */
+    public static Fp4Entry of(Fp4Tensor t) {
+        int br = t.scheme().blockRows() == 0 ? t.rows() : t.scheme().blockRows();
+        int bc = t.scheme().blockCols() == 0 ? t.cols() : t.scheme().blockCols();
+        return new Fp4Entry(t.rows(), t.cols(), t.packed(), t.scales(), t.scaleRows(), t.scaleCols(), t.tensorScale(),
+                t.scheme().name(), br, bc);
+    }
+
+    /** The dequantized values, row-major [rows, cols]: (decode(code) · scale) · tensorScale. */
+    public float[] dequantize() {
+        float[] out = new float[Math.multiplyExact(rows, cols)];
+        for (int r = 0; r < rows; r++) {
+            int sRow = (r / blockRows) * scaleCols;
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = E2M1.decode(code(r, c)) * scales[sRow + c / blockCols] * tensorScale;
+            }
+        }
+        return out;
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (int) (((long) a + b - 1) / b);
     }
 
     /** The packed codes (a copy). */
@@ -73,7 +109,7 @@ public record Fp4Entry(int rows, int cols, byte[] packed, float[] scales, int sc
         tensors.put(name, cols % 2 == 0 ? TensorData.ofBytes(packed, rows, cols / 2) : TensorData.ofBytes(packed, (int) ((n + 1) / 2)));
         tensors.put(name + ".scales", TensorData.ofFloats(scales, scaleRows, scaleCols));
         tensors.put(name + ".tensor_scale", TensorData.ofFloats(new float[] {tensorScale}, 1));
-        metadata.put("fp4.quant." + name, "e2m1;scheme=" + scheme + ";shape=" + rows + "x" + cols);
+        metadata.put("fp4.quant." + name, "e2m1;scheme=" + scheme + ";shape=" + rows + "x" + cols + ";block=" + blockRows + "x" + blockCols);
     }
 
     /**
@@ -101,9 +137,11 @@ public record Fp4Entry(int rows, int cols, byte[] packed, float[] scales, int sc
         int[] ss = scales.intShape();
         try {
             return new Fp4Entry(Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)), codes.bytes(), scales.toFloats(),
-                    ss[0], ss[1], ts.toFloats()[0], m.group(1));
+                    ss[0], ss[1], ts.toFloats()[0], m.group(1), Integer.parseInt(m.group(4)), Integer.parseInt(m.group(5)));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("FP4 tensor \"" + name + "\": shape out of range in \"" + fmt + "\"", e);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("FP4 tensor \"" + name + "\": " + e.getMessage(), e);
         }
     }
 
@@ -111,16 +149,18 @@ public record Fp4Entry(int rows, int cols, byte[] packed, float[] scales, int sc
     public boolean equals(Object o) {
         return o instanceof Fp4Entry e && rows == e.rows && cols == e.cols && Arrays.equals(packed, e.packed)
                 && Arrays.equals(scales, e.scales) && scaleRows == e.scaleRows && scaleCols == e.scaleCols
-                && Float.floatToIntBits(tensorScale) == Float.floatToIntBits(e.tensorScale) && scheme.equals(e.scheme);
+                && Float.floatToIntBits(tensorScale) == Float.floatToIntBits(e.tensorScale) && scheme.equals(e.scheme)
+                && blockRows == e.blockRows && blockCols == e.blockCols;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(rows, cols, Arrays.hashCode(packed), Arrays.hashCode(scales), scaleRows, scaleCols, tensorScale, scheme);
+        return Objects.hash(rows, cols, Arrays.hashCode(packed), Arrays.hashCode(scales), scaleRows, scaleCols, tensorScale, scheme, blockRows, blockCols);
     }
 
     @Override
     public String toString() {
-        return "Fp4Entry[" + rows + "x" + cols + ", " + scheme + ", scales " + scaleRows + "x" + scaleCols + "]";
+        return "Fp4Entry[" + rows + "x" + cols + ", " + scheme + ", blocks " + blockRows + "x" + blockCols + ", scales "
+                + scaleRows + "x" + scaleCols + "]";
     }
 }

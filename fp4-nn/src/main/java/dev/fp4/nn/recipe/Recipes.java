@@ -38,8 +38,10 @@ import dev.fp4.core.quant.ScaleRule;
  * in {@code fp32} and {@code bf16} it is like every other layer. Non-GeMM operations (norms, RoPE,
  * the attention core, SwiGLU, the loss) are FP32 in every recipe.
  *
- * <p>Stochastic rounding (SR) draws from a stream that the layer derives from the model seed, the
- * training step and the layer (see {@code Linear}), so runs are reproducible from the seed.
+ * <p>Stochastic rounding (SR) draws from a stream that the layer derives from the model's rounding
+ * seed ({@code LlamaModel.setRoundingSeed}, default 0), the training step, the micro-batch, the
+ * layer and the operand (see {@code Linear.roundingStream}), so runs are reproducible and a resumed
+ * run rounds exactly as the uninterrupted one.
  */
 public final class Recipes {
     /** Name of the all-FP32 recipe. */

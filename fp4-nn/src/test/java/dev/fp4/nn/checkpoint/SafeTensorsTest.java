@@ -15,10 +15,14 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import dev.fp4.core.quant.Fp4Scheme;
+import dev.fp4.core.quant.Fp4Tensor;
+import dev.fp4.core.quant.ScaleRule;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class SafeTensorsTest {
     @TempDir
@@ -217,7 +221,7 @@ class SafeTensorsTest {
     void fp4EntriesStorePackedCodesAndScales() throws IOException {
         // [0.0, 0.5, 4.0, -0.0 | -0.0, 1.0, -6.0, 3.0] → codes [0,1,6,8 | 8,2,F,5] → 0x10 0x86 0x28 0x5F
         byte[] packed = {0x10, (byte) 0x86, 0x28, 0x5F};
-        Fp4Entry e = new Fp4Entry(2, 4, packed, new float[] {0.5f, 2f}, 2, 1, 1f, "perRow");
+        Fp4Entry e = new Fp4Entry(2, 4, packed, new float[] {0.5f, 2f}, 2, 1, 1f, "perRow", 1, 4);
         assertEquals(6, e.code(0, 2));
         assertEquals(8, e.code(0, 3));
         assertEquals(0xF, e.code(1, 2));
@@ -229,8 +233,49 @@ class SafeTensorsTest {
         SafeTensors.write(f, t, meta);
         SafeTensorsFile r = SafeTensors.read(f);
         assertEquals(e, Fp4Entry.from(r, "layers.0.wq"));
-        assertEquals("e2m1;scheme=perRow;shape=2x4", r.metadata().get("fp4.quant.layers.0.wq"));
+        assertArrayEquals(new float[] {0f, 0.25f, 2f, -0f, -0f, 2f, -12f, 6f}, e.dequantize());
+        assertEquals("e2m1;scheme=perRow;shape=2x4;block=1x4", r.metadata().get("fp4.quant.layers.0.wq"));
         assertThrows(IllegalArgumentException.class, () -> Fp4Entry.from(r, "nope"));
-        assertThrows(IllegalArgumentException.class, () -> new Fp4Entry(2, 3, packed, new float[] {1}, 1, 1, 1f, "x"));
+        assertThrows(IllegalArgumentException.class, () -> new Fp4Entry(2, 3, packed, new float[] {1}, 1, 1, 1f, "x", 2, 3));
+        // A block geometry that does not produce the stored scale grid.
+        assertThrows(IllegalArgumentException.class, () -> new Fp4Entry(2, 4, packed, new float[] {0.5f, 2f}, 2, 1, 1f, "x", 1, 2));
+    }
+
+    /** Every scheme: the stored entry dequantizes to Fp4Tensor.dequantize() bit for bit, after a file round trip. */
+    @ParameterizedTest
+    @MethodSource("schemes")
+    void fp4EntryOfTensorRoundTripsEveryScheme(Fp4Scheme scheme) throws IOException {
+        int rows = 37;
+        int cols = 70; // not a multiple of 16 or 32, odd number of elements per row pair boundary
+        SplittableRandom rnd = new java.util.SplittableRandom(7);
+        float[] x = new float[rows * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * Math.exp(rnd.nextDouble(-3, 3)));
+        }
+        Fp4Tensor t = Fp4Tensor.quantize(x, rows, cols, scheme);
+        Fp4Entry e = Fp4Entry.of(t);
+        Map<String, TensorData> tensors = new LinkedHashMap<>();
+        Map<String, String> meta = new LinkedHashMap<>();
+        e.putInto(tensors, meta, "w");
+        Path f = dir.resolve("e.safetensors");
+        SafeTensors.write(f, tensors, meta);
+        Fp4Entry back = Fp4Entry.from(SafeTensors.read(f), "w");
+        assertEquals(e, back);
+        float[] want = t.dequantize();
+        float[] got = back.dequantize();
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), scheme + " element " + i);
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                assertEquals(t.code(r, c), back.code(r, c));
+            }
+        }
+    }
+
+    static java.util.List<Fp4Scheme> schemes() {
+        return java.util.List.of(Fp4Scheme.perTensor(), Fp4Scheme.perRow(), Fp4Scheme.perColumn(),
+                Fp4Scheme.perRow().withScaleRule(ScaleRule.EXACT), Fp4Scheme.mxfp4(), Fp4Scheme.nvfp4(), Fp4Scheme.nvfp4_2d(),
+                Fp4Scheme.blocks(1, 32, ScaleRule.POWER_OF_TWO));
     }
 }
