@@ -117,7 +117,7 @@ class SafeTensorsFuzzTest {
         Fp4Tensor q = Fp4Tensor.quantize(w, 6, 10, Fp4Scheme.nvfp4());
         Map<String, TensorData> t = new LinkedHashMap<>();
         Map<String, String> meta = new LinkedHashMap<>();
-        new Fp4Entry(6, 10, q.packed(), q.scales(), q.scaleRows(), q.scaleCols(), q.tensorScale(), "nvfp4").putInto(t, meta, "w");
+        Fp4Entry.of(q).putInto(t, meta, "w");
         SafeTensors.write(dir.resolve("fp4.safetensors"), t, meta);
     }
 
