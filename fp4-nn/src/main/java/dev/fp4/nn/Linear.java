@@ -331,6 +331,33 @@ public final class Linear {
         }
         if (g.isIdentity()) {
             FloatGemm.matmulTN(dy, 0, xhat, 0, target, 0, out, in, rows, !estimate);
+        } else if (g.hadamard() == null && g.a().isLayoutFree() && g.b().isLayoutFree()) {
+            // Elementwise formats under one scale per operand: Q(dYᵀ) = Q(dY)ᵀ and Q(X̂ᵀ) = Q(X̂)ᵀ, and
+            // matmulTN runs each element's FMA chain over the rows in the same order as matmulNT on
+            // the transposes (FloatGemm's contract), so the two transposes are skipped. NT would add
+            // its finished chain to the gradient where TN continues the chain from it: the STE case
+            // therefore multiplies into the scratch and adds.
+            LinearScratch s = scratch.ensure((long) rows * out, (long) rows * in);
+            float[] qa = dy;
+            if (wgA != null) {
+                quantize(wgA, dy, rows, out, s.a, Operand.WGRAD_DY, "dY of the weight gradient");
+                qa = s.a;
+            }
+            float[] qb = xhat;
+            if (wgB != null) {
+                quantize(wgB, xhat, rows, in, s.b, Operand.WGRAD_X, "X̂ of the weight gradient");
+                qb = s.b;
+            }
+            if (estimate) {
+                FloatGemm.matmulTN(qa, 0, qb, 0, target, 0, out, in, rows, false);
+            } else {
+                scratch.ensureDw((long) out * in);
+                float[] dw = scratch.dw;
+                FloatGemm.matmulTN(qa, 0, qb, 0, dw, 0, out, in, rows, false);
+                for (int i = 0, n = out * in; i < n; i++) {
+                    grad[i] += dw[i];
+                }
+            }
         } else {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
             transpose(dy, rows, out, s.a);     // dYᵀ [out, rows]

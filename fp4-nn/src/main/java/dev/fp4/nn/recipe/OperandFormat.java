@@ -37,6 +37,11 @@ public interface OperandFormat {
         }
 
         @Override
+        public boolean isLayoutFree() {
+            return true;
+        }
+
+        @Override
         public Quantizer newQuantizer() {
             return (src, srcOff, rows, cols, dst, dstOff, stream) -> {
                 if (src != dst || srcOff != dstOff) {
@@ -70,6 +75,17 @@ public interface OperandFormat {
 
     /** Whether the operand is left unchanged (layers then skip the copy). */
     default boolean isIdentity() {
+        return false;
+    }
+
+    /**
+     * Whether each element's quantized value depends only on the element and on quantities of the
+     * whole operand (one scale per tensor), never on its row, column or flat index: then
+     * Q(Aᵀ) = Q(A)ᵀ bit for bit and a layer may quantize an operand in its stored layout instead
+     * of transposing it first. True for FP32, BF16 and the FP8 formats; false for FP4 (row and block
+     * scales, stochastic rounding by flat index).
+     */
+    default boolean isLayoutFree() {
         return false;
     }
 
