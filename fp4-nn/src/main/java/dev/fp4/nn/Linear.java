@@ -81,6 +81,8 @@ public final class Linear {
     private float[] xq = new float[0];
     private float[] wq = new float[0];
     private float[] wScaled = new float[0];
+    /** Wᵀ [in, out] of the last forward (compensated clamping only): the residual products read its rows. */
+    private float[] wT = new float[0];
 
     private long seed;
     private long step;
@@ -244,7 +246,9 @@ public final class Linear {
         }
         FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
         if (compensate) {
-            residual.multiplyNT(weight.data(), 0, out, y, 0, true); // Y += ΔX·Wᵀ
+            wT = Workspace.grow(wT, (long) in * out);
+            transpose(weight.data(), out, in, wT);
+            residual.multiplyNTTransposed(wT, 0, out, y, 0, true); // Y += ΔX·Wᵀ
         }
         this.xhat = a;
         this.rows = rows;
@@ -294,20 +298,9 @@ public final class Linear {
             FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
         }
         if (patch) {
-            // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights), the derivative of ΔX·Wᵀ.
-            float[] wf = weight.data();
-            int[] ptr = residual.rowPtr();
-            int[] col = residual.colIdx();
-            for (int r = 0; r < rows; r++) {
-                for (int i = ptr[r]; i < ptr[r + 1]; i++) {
-                    int c = col[i];
-                    float sum = 0f;
-                    for (int o = 0; o < out; o++) {
-                        sum = Math.fma(dy[r * out + o], wf[o * in + c], sum);
-                    }
-                    target[r * in + c] = sum;
-                }
-            }
+            // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights of the forward, as
+            // Ŵ is), the derivative of ΔX·Wᵀ: one fma chain over o per element, from Wᵀ's rows.
+            residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
             int n = rows * in;
             if (accumulate) {
                 for (int i = 0; i < n; i++) {
@@ -378,7 +371,14 @@ public final class Linear {
             }
         }
         if (compensate && residual.nnz() > 0) {
-            residual.leftMultiplyTN(dy, 0, out, grad, 0, true); // dW += dYᵀ·ΔX
+            // dW += dYᵀ·ΔX. Each dW[o,c] continues its fma chain over the rows in increasing order
+            // (CsrMatrix.leftMultiplyTN); run on dWᵀ the chains of one clamped element lie along o,
+            // contiguous with dY's row, and vectorise.
+            scratch.ensureDw((long) out * in);
+            float[] gT = scratch.dw;
+            transpose(grad, out, in, gT);
+            residual.multiplyTN(dy, 0, out, gT, 0, true);
+            transpose(gT, in, out, grad);
         }
     }
 
