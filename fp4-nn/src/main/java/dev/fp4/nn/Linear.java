@@ -259,6 +259,7 @@ public final class Linear {
      * (or adds, when {@code accumulateDx}) the input gradient into dx [rows, in].
      */
     public void backward(float[] dy, float[] dx, boolean accumulateDx) {
+        scratch.quantizedDy = null;
         if (rows < 0) {
             throw new IllegalStateException(weight.name() + ": backward() without a forward() under this precision");
         }
@@ -269,6 +270,7 @@ public final class Linear {
             dataGradient(dy, fwdB != null ? wq : weight.data(), dx, accumulateDx);
         }
         weightGradient(dy);
+        scratch.quantizedDy = null;
     }
 
     private void dataGradient(float[] dy, float[] w, float[] dx, boolean accumulate) {
@@ -285,12 +287,20 @@ public final class Linear {
             FloatGemm.matmulNN(dy, 0, w, 0, target, 0, rows, in, out, acc);
         } else {
             LinearScratch s = scratch.ensure((long) rows * out, (long) in * out);
-            System.arraycopy(dy, 0, s.a, 0, rows * out);        // dY [rows, out]
             transpose(w, out, in, s.b);                          // Ŵᵀ [in, out]
-            hadamard(g.hadamard(), s.a, rows, out);
             hadamard(g.hadamard(), s.b, in, out);
-            if (dgA != null) {
-                quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+            if (g.hadamard() == null && dgA != null) {
+                quantize(dgA, dy, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+                if (g.a().isLayoutFree()) {
+                    s.quantizedDy = s.a; // Q(dY) [rows, out], for the weight gradient
+                    s.quantizedDyFormat = g.a();
+                }
+            } else {
+                System.arraycopy(dy, 0, s.a, 0, rows * out);    // dY [rows, out]
+                hadamard(g.hadamard(), s.a, rows, out);
+                if (dgA != null) {
+                    quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+                }
             }
             if (dgB != null) {
                 quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
@@ -332,7 +342,11 @@ public final class Linear {
             // therefore multiplies into the scratch and adds.
             LinearScratch s = scratch.ensure((long) rows * out, (long) rows * in);
             float[] qa = dy;
-            if (wgA != null) {
+            if (wgA != null && s.quantizedDy == s.a && g.a().equals(s.quantizedDyFormat)) {
+                // The data gradient of this backward left Q(dY) in the scratch, and the format is
+                // layout-free and deterministic: the weight gradient's Q(dY) is the same array.
+                qa = s.a;
+            } else if (wgA != null) {
                 quantize(wgA, dy, rows, out, s.a, Operand.WGRAD_DY, "dY of the weight gradient");
                 qa = s.a;
             }
@@ -366,8 +380,12 @@ public final class Linear {
             FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, out, in, rows, !estimate);
         }
         if (estimate) {
-            for (int i = 0, n = out * in; i < n; i++) {
-                grad[i] += target[i] * est.derivative(wScaled[i]);
+            int n = out * in;
+            scratch.ensureDeriv(n);
+            float[] d = scratch.deriv;
+            est.derivatives(wScaled, 0, d, 0, n);
+            for (int i = 0; i < n; i++) {
+                grad[i] += target[i] * d[i];
             }
         }
         if (compensate && residual.nnz() > 0) {

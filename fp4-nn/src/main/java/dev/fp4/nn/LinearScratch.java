@@ -9,6 +9,14 @@ final class LinearScratch {
     float[] b = new float[0];
     float[] dw = new float[0];
     float[] dx = new float[0];
+    float[] deriv = new float[0];
+    /**
+     * Set by a backward's data gradient to {@link #a} when it holds Q(dY) [rows, out] of a
+     * layout-free format ({@link #quantizedDyFormat}), so the weight gradient of the same backward
+     * can use it; null otherwise.
+     */
+    float[] quantizedDy;
+    dev.fp4.nn.recipe.OperandFormat quantizedDyFormat;
 
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
@@ -18,6 +26,10 @@ final class LinearScratch {
 
     void ensureDw(long size) {
         dw = Workspace.grow(dw, size);
+    }
+
+    void ensureDeriv(long size) {
+        deriv = Workspace.grow(deriv, size);
     }
 
     void ensureDx(long size) {

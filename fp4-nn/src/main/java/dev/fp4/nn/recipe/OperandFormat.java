@@ -80,10 +80,11 @@ public interface OperandFormat {
 
     /**
      * Whether each element's quantized value depends only on the element and on quantities of the
-     * whole operand (one scale per tensor), never on its row, column or flat index: then
-     * Q(Aᵀ) = Q(A)ᵀ bit for bit and a layer may quantize an operand in its stored layout instead
-     * of transposing it first. True for FP32, BF16 and the FP8 formats; false for FP4 (row and block
-     * scales, stochastic rounding by flat index).
+     * whole operand (one scale per tensor), never on its row, column or flat index nor on the
+     * rounding stream: then Q(Aᵀ) = Q(A)ᵀ bit for bit, a layer may quantize an operand in its
+     * stored layout instead of transposing it first, and two quantizations of the same operand
+     * agree. True for FP32, BF16 and the FP8 formats; false for FP4 (row and block scales,
+     * stochastic rounding by flat index).
      */
     default boolean isLayoutFree() {
         return false;
