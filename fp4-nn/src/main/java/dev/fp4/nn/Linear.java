@@ -76,7 +76,12 @@ public final class Linear {
     private Quantizer wgB;
     private OutlierClamp clamp;
     private boolean compensate;
+    /** ΔX of the last forward: this layer's own, or that of the layer it shared the input with. */
     private CsrMatrix residual;
+    private CsrMatrix ownResidual;
+    /** The x of the last forward (identity only, for {@link #sharesInputWith}). */
+    private float[] lastInput;
+    private boolean lastShared;
     private int lastClamped;
     private float[] xq = new float[0];
     private float[] wq = new float[0];
@@ -200,6 +205,11 @@ public final class Linear {
         return f.isIdentity() ? null : f.newQuantizer();
     }
 
+    /** Whether the last forward took X̂ (and ΔX) from another layer instead of preparing its own. */
+    boolean lastForwardShared() {
+        return lastShared;
+    }
+
     /** Number of input elements the last forward clamped (0 without clamping). */
     public int clampedCount() {
         return lastClamped;
@@ -207,6 +217,19 @@ public final class Linear {
 
     /** y[rows, out] = X̂·Ŵᵀ (+ ΔX·Wᵀ) for x[rows, in]; keeps X̂ (or a reference to x) for backward. */
     public void forward(float[] x, float[] y, int rows) {
+        forward(x, y, rows, null);
+    }
+
+    /**
+     * As {@link #forward(float[], float[], int)}, where {@code sameInput} (may be null) is a layer
+     * whose last forward ran on the same x (the same array, unchanged since) with the same row
+     * count, e.g. the query projection for the key and value projections. When both layers clamp
+     * and quantize their input alike (equal clamping, equal input format that ignores the rounding
+     * stream), this layer takes that layer's X̂ and residual ΔX, which are then equal bit for bit to
+     * what it would compute, instead of clamping and quantizing again; they stay valid until that
+     * layer's next forward.
+     */
+    void forward(float[] x, float[] y, int rows, Linear sameInput) {
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(y, "y");
         if (rows <= 0) {
@@ -216,24 +239,35 @@ public final class Linear {
         checkLength(y, (long) rows * out, "y", rows, out);
         this.rows = -1; // invalid until this forward completes
         lastClamped = 0;
+        residual = ownResidual;
         float[] a = x;
-        if (clamp != null) {
-            xq = Workspace.grow(xq, (long) rows * in);
-            if (compensate && residual == null) {
-                residual = new CsrMatrix(rows, in);
+        if (sameInput != null && sharesInputWith(sameInput, x, rows)) {
+            a = sameInput.xhat;
+            residual = sameInput.residual;
+            lastClamped = sameInput.lastClamped;
+            lastShared = true;
+        } else {
+            lastShared = false;
+            if (clamp != null) {
+                xq = Workspace.grow(xq, (long) rows * in);
+                if (compensate && ownResidual == null) {
+                    ownResidual = new CsrMatrix(rows, in);
+                    residual = ownResidual;
+                }
+                try {
+                    lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
+                } catch (IllegalArgumentException e) {
+                    throw context(e, "clamping the input X [" + rows + ", " + in + "]");
+                }
+                a = xq;
             }
-            try {
-                lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
-            } catch (IllegalArgumentException e) {
-                throw context(e, "clamping the input X [" + rows + ", " + in + "]");
+            if (fwdA != null) {
+                xq = Workspace.grow(xq, (long) rows * in);
+                quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
+                a = xq;
             }
-            a = xq;
         }
-        if (fwdA != null) {
-            xq = Workspace.grow(xq, (long) rows * in);
-            quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
-            a = xq;
-        }
+        lastInput = x;
         float[] b = weight.data();
         if (fwdB != null) {
             wq = Workspace.grow(wq, (long) out * in);
@@ -271,6 +305,23 @@ public final class Linear {
         }
         weightGradient(dy);
         scratch.quantizedDy = null;
+    }
+
+    /**
+     * Whether {@code other}'s last completed forward ran on x with this row count and prepared
+     * its input exactly as this layer would: the same clamping and the same deterministic input
+     * format (a stochastic format would draw from another stream per layer).
+     */
+    private boolean sharesInputWith(Linear other, float[] x, int rows) {
+        if (other == this || other.rows != rows || other.lastInput != x || other.in != in) {
+            return false;
+        }
+        if (clamp == null && fwdA == null) {
+            return false; // nothing to share: X̂ is x itself
+        }
+        OperandFormat mine = precision.forward().a();
+        return mine.equals(other.precision.forward().a()) && !mine.usesRoundingStream()
+                && Objects.equals(precision.clamping(), other.precision.clamping());
     }
 
     private void dataGradient(float[] dy, float[] w, float[] dx, boolean accumulate) {

@@ -33,6 +33,11 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
     }
 
     @Override
+    public boolean usesRoundingStream() {
+        return scheme.rounding().isStochastic();
+    }
+
+    @Override
     public Quantizer newQuantizer() {
         return new Worker(scheme);
     }

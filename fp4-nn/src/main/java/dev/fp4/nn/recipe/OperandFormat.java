@@ -90,6 +90,14 @@ public interface OperandFormat {
         return false;
     }
 
+    /**
+     * Whether the quantizer's result depends on its {@code stream} argument (stochastic rounding).
+     * When it does not, two quantizations of the same operand agree bit for bit.
+     */
+    default boolean usesRoundingStream() {
+        return false;
+    }
+
     /** Whether the elements are E2M1, so a weight-gradient estimator (STE, DGE) applies. */
     default boolean hasE2M1Elements() {
         return false;
