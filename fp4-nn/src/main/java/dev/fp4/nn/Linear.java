@@ -82,6 +82,9 @@ public final class Linear {
     /** The x of the last forward (identity only, for {@link #sharesInputWith}). */
     private float[] lastInput;
     private boolean lastShared;
+    /** Serial of the forward that prepared X̂ (this layer's, or the layer it shared X̂ with). */
+    private long xhatSerial;
+    private static final java.util.concurrent.atomic.AtomicLong FORWARDS = new java.util.concurrent.atomic.AtomicLong();
     private int lastClamped;
     private float[] xq = new float[0];
     private float[] wq = new float[0];
@@ -245,9 +248,12 @@ public final class Linear {
             a = sameInput.xhat;
             residual = sameInput.residual;
             lastClamped = sameInput.lastClamped;
+            xhatSerial = sameInput.xhatSerial;
             lastShared = true;
         } else {
             lastShared = false;
+            // 0: X̂ is the caller's x (nothing prepared), which may change before a backward.
+            xhatSerial = clamp != null || fwdA != null ? FORWARDS.incrementAndGet() : 0;
             if (clamp != null) {
                 xq = Workspace.grow(xq, (long) rows * in);
                 if (compensate && ownResidual == null) {
@@ -391,7 +397,7 @@ public final class Linear {
             // the transposes (FloatGemm's contract), so the two transposes are skipped. NT would add
             // its finished chain to the gradient where TN continues the chain from it: the STE case
             // therefore multiplies into the scratch and adds.
-            LinearScratch s = scratch.ensure((long) rows * out, (long) rows * in);
+            LinearScratch s = scratch.ensure((long) rows * out, 0);
             float[] qa = dy;
             if (wgA != null && s.quantizedDy == s.a && g.a().equals(s.quantizedDyFormat)) {
                 // The data gradient of this backward left Q(dY) in the scratch, and the format is
@@ -403,8 +409,21 @@ public final class Linear {
             }
             float[] qb = xhat;
             if (wgB != null) {
-                quantize(wgB, xhat, rows, in, s.b, Operand.WGRAD_X, "X̂ of the weight gradient");
-                qb = s.b;
+                // Layers that shared X̂ in the forward share Q(X̂) too: the scratch keeps the last one,
+                // keyed by the forward that prepared X̂ (a serial no other forward reuses).
+                if (xhatSerial != 0 && s.quantizedXhatSerial == xhatSerial && g.b().equals(s.quantizedXhatFormat)
+                        && s.quantizedXhatRows == rows && s.quantizedXhatCols == in) {
+                    qb = s.xq8;
+                } else {
+                    s.quantizedXhatSerial = 0;
+                    s.ensureXq8((long) rows * in);
+                    quantize(wgB, xhat, rows, in, s.xq8, Operand.WGRAD_X, "X̂ of the weight gradient");
+                    s.quantizedXhatSerial = xhatSerial; // 0 when X̂ is the caller's x: never matched
+                    s.quantizedXhatFormat = g.b();
+                    s.quantizedXhatRows = rows;
+                    s.quantizedXhatCols = in;
+                    qb = s.xq8;
+                }
             }
             if (estimate) {
                 FloatGemm.matmulTN(qa, 0, qb, 0, target, 0, out, in, rows, false);

@@ -17,6 +17,15 @@ final class LinearScratch {
      */
     float[] quantizedDy;
     dev.fp4.nn.recipe.OperandFormat quantizedDyFormat;
+    /**
+     * Q(X̂) [rows, cols] of a layout-free format for the weight gradient, and the key it was made
+     * for: the serial of the forward that prepared X̂ (0 = none), the format and the shape.
+     */
+    float[] xq8 = new float[0];
+    long quantizedXhatSerial;
+    dev.fp4.nn.recipe.OperandFormat quantizedXhatFormat;
+    int quantizedXhatRows;
+    int quantizedXhatCols;
 
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
@@ -26,6 +35,10 @@ final class LinearScratch {
 
     void ensureDw(long size) {
         dw = Workspace.grow(dw, size);
+    }
+
+    void ensureXq8(long size) {
+        xq8 = Workspace.grow(xq8, size);
     }
 
     void ensureDeriv(long size) {
