@@ -344,8 +344,20 @@ public final class Linear {
             FloatGemm.matmulNN(dy, 0, w, 0, target, 0, rows, in, out, acc);
         } else {
             LinearScratch s = scratch.ensure((long) rows * out, (long) in * out);
-            transpose(w, out, in, s.b);                          // Ŵᵀ [in, out]
-            hadamard(g.hadamard(), s.b, in, out);
+            // Without accumulation and rotation, and with a layout-free format for Ŵ, Q(Ŵᵀ) = Q(Ŵ)ᵀ and
+            // matmulNN on Q(Ŵ) runs the same chains as matmulNT on Q(Ŵᵀ) (FloatGemm's contract; NN
+            // and NT differ only in how an accumulation continues): Ŵ needs no transpose.
+            boolean nn = !acc && g.hadamard() == null && g.b().isLayoutFree();
+            if (nn) {
+                if (dgB != null) {
+                    quantize(dgB, w, out, in, s.b, Operand.DGRAD_W, "Ŵ of the data gradient");
+                } else {
+                    System.arraycopy(w, 0, s.b, 0, out * in);
+                }
+            } else {
+                transpose(w, out, in, s.b);                      // Ŵᵀ [in, out]
+                hadamard(g.hadamard(), s.b, in, out);
+            }
             if (g.hadamard() == null && dgA != null) {
                 quantize(dgA, dy, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
                 if (g.a().isLayoutFree()) {
@@ -359,10 +371,14 @@ public final class Linear {
                     quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
                 }
             }
-            if (dgB != null) {
-                quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
+            if (nn) {
+                FloatGemm.matmulNN(s.a, 0, s.b, 0, target, 0, rows, in, out, false);
+            } else {
+                if (dgB != null) {
+                    quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
+                }
+                FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
             }
-            FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
         }
         if (patch) {
             // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights of the forward, as
