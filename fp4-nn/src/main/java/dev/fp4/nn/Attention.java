@@ -84,8 +84,8 @@ public final class Attention {
         int n = batch * seq;
         long t = StepProfile.start();
         wq.forward(x, q, n);
-        wk.forward(x, k, n);
-        wv.forward(x, v, n);
+        wk.forward(x, k, n, wq); // same input: shares X̂ and ΔX with wq where the precisions allow
+        wv.forward(x, v, n, wq);
         t = StepProfile.lap(Phase.LINEAR, t);
         rope.apply(q, n, seq, config.heads(), false);
         rope.apply(k, n, seq, config.kvHeads(), false);

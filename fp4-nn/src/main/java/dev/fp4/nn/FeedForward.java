@@ -53,7 +53,7 @@ public final class FeedForward {
         this.rows = rows;
         long t = StepProfile.start();
         w1.forward(x, g, rows);
-        w3.forward(x, u, rows);
+        w3.forward(x, u, rows, w1); // same input: shares X̂ and ΔX with w1 where the precisions allow
         t = StepProfile.lap(Phase.LINEAR, t);
         int n = rows * config.ffnDim();
         Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, c -> {

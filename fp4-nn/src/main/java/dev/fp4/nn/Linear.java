@@ -76,11 +76,21 @@ public final class Linear {
     private Quantizer wgB;
     private OutlierClamp clamp;
     private boolean compensate;
+    /** ΔX of the last forward: this layer's own, or that of the layer it shared the input with. */
     private CsrMatrix residual;
+    private CsrMatrix ownResidual;
+    /** The x of the last forward (identity only, for {@link #sharesInputWith}). */
+    private float[] lastInput;
+    private boolean lastShared;
+    /** Serial of the forward that prepared X̂ (this layer's, or the layer it shared X̂ with). */
+    private long xhatSerial;
+    private static final java.util.concurrent.atomic.AtomicLong FORWARDS = new java.util.concurrent.atomic.AtomicLong();
     private int lastClamped;
     private float[] xq = new float[0];
     private float[] wq = new float[0];
     private float[] wScaled = new float[0];
+    /** Wᵀ [in, out] of the last forward (compensated clamping only): the residual products read its rows. */
+    private float[] wT = new float[0];
 
     private long seed;
     private long step;
@@ -198,6 +208,11 @@ public final class Linear {
         return f.isIdentity() ? null : f.newQuantizer();
     }
 
+    /** Whether the last forward took X̂ (and ΔX) from another layer instead of preparing its own. */
+    boolean lastForwardShared() {
+        return lastShared;
+    }
+
     /** Number of input elements the last forward clamped (0 without clamping). */
     public int clampedCount() {
         return lastClamped;
@@ -205,6 +220,19 @@ public final class Linear {
 
     /** y[rows, out] = X̂·Ŵᵀ (+ ΔX·Wᵀ) for x[rows, in]; keeps X̂ (or a reference to x) for backward. */
     public void forward(float[] x, float[] y, int rows) {
+        forward(x, y, rows, null);
+    }
+
+    /**
+     * As {@link #forward(float[], float[], int)}, where {@code sameInput} (may be null) is a layer
+     * whose last forward ran on the same x (the same array, unchanged since) with the same row
+     * count, e.g. the query projection for the key and value projections. When both layers clamp
+     * and quantize their input alike (equal clamping, equal input format that ignores the rounding
+     * stream), this layer takes that layer's X̂ and residual ΔX, which are then equal bit for bit to
+     * what it would compute, instead of clamping and quantizing again; they stay valid until that
+     * layer's next forward.
+     */
+    void forward(float[] x, float[] y, int rows, Linear sameInput) {
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(y, "y");
         if (rows <= 0) {
@@ -214,24 +242,38 @@ public final class Linear {
         checkLength(y, (long) rows * out, "y", rows, out);
         this.rows = -1; // invalid until this forward completes
         lastClamped = 0;
+        residual = ownResidual;
         float[] a = x;
-        if (clamp != null) {
-            xq = Workspace.grow(xq, (long) rows * in);
-            if (compensate && residual == null) {
-                residual = new CsrMatrix(rows, in);
+        if (sameInput != null && sharesInputWith(sameInput, x, rows)) {
+            a = sameInput.xhat;
+            residual = sameInput.residual;
+            lastClamped = sameInput.lastClamped;
+            xhatSerial = sameInput.xhatSerial;
+            lastShared = true;
+        } else {
+            lastShared = false;
+            // 0: X̂ is the caller's x (nothing prepared), which may change before a backward.
+            xhatSerial = clamp != null || fwdA != null ? FORWARDS.incrementAndGet() : 0;
+            if (clamp != null) {
+                xq = Workspace.grow(xq, (long) rows * in);
+                if (compensate && ownResidual == null) {
+                    ownResidual = new CsrMatrix(rows, in);
+                    residual = ownResidual;
+                }
+                try {
+                    lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
+                } catch (IllegalArgumentException e) {
+                    throw context(e, "clamping the input X [" + rows + ", " + in + "]");
+                }
+                a = xq;
             }
-            try {
-                lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
-            } catch (IllegalArgumentException e) {
-                throw context(e, "clamping the input X [" + rows + ", " + in + "]");
+            if (fwdA != null) {
+                xq = Workspace.grow(xq, (long) rows * in);
+                quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
+                a = xq;
             }
-            a = xq;
         }
-        if (fwdA != null) {
-            xq = Workspace.grow(xq, (long) rows * in);
-            quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
-            a = xq;
-        }
+        lastInput = x;
         float[] b = weight.data();
         if (fwdB != null) {
             wq = Workspace.grow(wq, (long) out * in);
@@ -244,7 +286,9 @@ public final class Linear {
         }
         FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
         if (compensate) {
-            residual.multiplyNT(weight.data(), 0, out, y, 0, true); // Y += ΔX·Wᵀ
+            wT = Workspace.grow(wT, (long) in * out);
+            transpose(weight.data(), out, in, wT);
+            residual.multiplyNTTransposed(wT, 0, out, y, 0, true); // Y += ΔX·Wᵀ
         }
         this.xhat = a;
         this.rows = rows;
@@ -255,6 +299,7 @@ public final class Linear {
      * (or adds, when {@code accumulateDx}) the input gradient into dx [rows, in].
      */
     public void backward(float[] dy, float[] dx, boolean accumulateDx) {
+        scratch.quantizedDy = null;
         if (rows < 0) {
             throw new IllegalStateException(weight.name() + ": backward() without a forward() under this precision");
         }
@@ -265,6 +310,24 @@ public final class Linear {
             dataGradient(dy, fwdB != null ? wq : weight.data(), dx, accumulateDx);
         }
         weightGradient(dy);
+        scratch.quantizedDy = null;
+    }
+
+    /**
+     * Whether {@code other}'s last completed forward ran on x with this row count and prepared
+     * its input exactly as this layer would: the same clamping and the same deterministic input
+     * format (a stochastic format would draw from another stream per layer).
+     */
+    private boolean sharesInputWith(Linear other, float[] x, int rows) {
+        if (other == this || other.rows != rows || other.lastInput != x || other.in != in) {
+            return false;
+        }
+        if (clamp == null && fwdA == null) {
+            return false; // nothing to share: X̂ is x itself
+        }
+        OperandFormat mine = precision.forward().a();
+        return mine.equals(other.precision.forward().a()) && !mine.usesRoundingStream()
+                && Objects.equals(precision.clamping(), other.precision.clamping());
     }
 
     private void dataGradient(float[] dy, float[] w, float[] dx, boolean accumulate) {
@@ -281,33 +344,46 @@ public final class Linear {
             FloatGemm.matmulNN(dy, 0, w, 0, target, 0, rows, in, out, acc);
         } else {
             LinearScratch s = scratch.ensure((long) rows * out, (long) in * out);
-            System.arraycopy(dy, 0, s.a, 0, rows * out);        // dY [rows, out]
-            transpose(w, out, in, s.b);                          // Ŵᵀ [in, out]
-            hadamard(g.hadamard(), s.a, rows, out);
-            hadamard(g.hadamard(), s.b, in, out);
-            if (dgA != null) {
-                quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+            // Without accumulation and rotation, and with a layout-free format for Ŵ, Q(Ŵᵀ) = Q(Ŵ)ᵀ and
+            // matmulNN on Q(Ŵ) runs the same chains as matmulNT on Q(Ŵᵀ) (FloatGemm's contract; NN
+            // and NT differ only in how an accumulation continues): Ŵ needs no transpose.
+            boolean nn = !acc && g.hadamard() == null && g.b().isLayoutFree();
+            if (nn) {
+                if (dgB != null) {
+                    quantize(dgB, w, out, in, s.b, Operand.DGRAD_W, "Ŵ of the data gradient");
+                } else {
+                    System.arraycopy(w, 0, s.b, 0, out * in);
+                }
+            } else {
+                transpose(w, out, in, s.b);                      // Ŵᵀ [in, out]
+                hadamard(g.hadamard(), s.b, in, out);
             }
-            if (dgB != null) {
-                quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
-            }
-            FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
-        }
-        if (patch) {
-            // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights), the derivative of ΔX·Wᵀ.
-            float[] wf = weight.data();
-            int[] ptr = residual.rowPtr();
-            int[] col = residual.colIdx();
-            for (int r = 0; r < rows; r++) {
-                for (int i = ptr[r]; i < ptr[r + 1]; i++) {
-                    int c = col[i];
-                    float sum = 0f;
-                    for (int o = 0; o < out; o++) {
-                        sum = Math.fma(dy[r * out + o], wf[o * in + c], sum);
-                    }
-                    target[r * in + c] = sum;
+            if (g.hadamard() == null && dgA != null) {
+                quantize(dgA, dy, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+                if (g.a().isLayoutFree()) {
+                    s.quantizedDy = s.a; // Q(dY) [rows, out], for the weight gradient
+                    s.quantizedDyFormat = g.a();
+                }
+            } else {
+                System.arraycopy(dy, 0, s.a, 0, rows * out);    // dY [rows, out]
+                hadamard(g.hadamard(), s.a, rows, out);
+                if (dgA != null) {
+                    quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
                 }
             }
+            if (nn) {
+                FloatGemm.matmulNN(s.a, 0, s.b, 0, target, 0, rows, in, out, false);
+            } else {
+                if (dgB != null) {
+                    quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
+                }
+                FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
+            }
+        }
+        if (patch) {
+            // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights of the forward, as
+            // Ŵ is), the derivative of ΔX·Wᵀ: one fma chain over o per element, from Wᵀ's rows.
+            residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
             int n = rows * in;
             if (accumulate) {
                 for (int i = 0; i < n; i++) {
@@ -331,6 +407,50 @@ public final class Linear {
         }
         if (g.isIdentity()) {
             FloatGemm.matmulTN(dy, 0, xhat, 0, target, 0, out, in, rows, !estimate);
+        } else if (g.hadamard() == null && g.a().isLayoutFree() && g.b().isLayoutFree()) {
+            // Elementwise formats under one scale per operand: Q(dYᵀ) = Q(dY)ᵀ and Q(X̂ᵀ) = Q(X̂)ᵀ, and
+            // matmulTN runs each element's FMA chain over the rows in the same order as matmulNT on
+            // the transposes (FloatGemm's contract), so the two transposes are skipped. NT would add
+            // its finished chain to the gradient where TN continues the chain from it: the STE case
+            // therefore multiplies into the scratch and adds.
+            LinearScratch s = scratch.ensure((long) rows * out, 0);
+            float[] qa = dy;
+            if (wgA != null && s.quantizedDy == s.a && g.a().equals(s.quantizedDyFormat)) {
+                // The data gradient of this backward left Q(dY) in the scratch, and the format is
+                // layout-free and deterministic: the weight gradient's Q(dY) is the same array.
+                qa = s.a;
+            } else if (wgA != null) {
+                quantize(wgA, dy, rows, out, s.a, Operand.WGRAD_DY, "dY of the weight gradient");
+                qa = s.a;
+            }
+            float[] qb = xhat;
+            if (wgB != null) {
+                // Layers that shared X̂ in the forward share Q(X̂) too: the scratch keeps the last one,
+                // keyed by the forward that prepared X̂ (a serial no other forward reuses).
+                if (xhatSerial != 0 && s.quantizedXhatSerial == xhatSerial && g.b().equals(s.quantizedXhatFormat)
+                        && s.quantizedXhatRows == rows && s.quantizedXhatCols == in) {
+                    qb = s.xq8;
+                } else {
+                    s.quantizedXhatSerial = 0;
+                    s.ensureXq8((long) rows * in);
+                    quantize(wgB, xhat, rows, in, s.xq8, Operand.WGRAD_X, "X̂ of the weight gradient");
+                    s.quantizedXhatSerial = xhatSerial; // 0 when X̂ is the caller's x: never matched
+                    s.quantizedXhatFormat = g.b();
+                    s.quantizedXhatRows = rows;
+                    s.quantizedXhatCols = in;
+                    qb = s.xq8;
+                }
+            }
+            if (estimate) {
+                FloatGemm.matmulTN(qa, 0, qb, 0, target, 0, out, in, rows, false);
+            } else {
+                scratch.ensureDw((long) out * in);
+                float[] dw = scratch.dw;
+                FloatGemm.matmulTN(qa, 0, qb, 0, dw, 0, out, in, rows, false);
+                for (int i = 0, n = out * in; i < n; i++) {
+                    grad[i] += dw[i];
+                }
+            }
         } else {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
             transpose(dy, rows, out, s.a);     // dYᵀ [out, rows]
@@ -346,12 +466,23 @@ public final class Linear {
             FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, out, in, rows, !estimate);
         }
         if (estimate) {
-            for (int i = 0, n = out * in; i < n; i++) {
-                grad[i] += target[i] * est.derivative(wScaled[i]);
+            int n = out * in;
+            scratch.ensureDeriv(n);
+            float[] d = scratch.deriv;
+            est.derivatives(wScaled, 0, d, 0, n);
+            for (int i = 0; i < n; i++) {
+                grad[i] += target[i] * d[i];
             }
         }
         if (compensate && residual.nnz() > 0) {
-            residual.leftMultiplyTN(dy, 0, out, grad, 0, true); // dW += dYᵀ·ΔX
+            // dW += dYᵀ·ΔX. Each dW[o,c] continues its fma chain over the rows in increasing order
+            // (CsrMatrix.leftMultiplyTN); run on dWᵀ the chains of one clamped element lie along o,
+            // contiguous with dY's row, and vectorise.
+            scratch.ensureDw((long) out * in);
+            float[] gT = scratch.dw;
+            transpose(grad, out, in, gT);
+            residual.multiplyTN(dy, 0, out, gT, 0, true);
+            transpose(gT, in, out, grad);
         }
     }
 

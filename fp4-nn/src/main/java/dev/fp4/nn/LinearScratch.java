@@ -9,6 +9,23 @@ final class LinearScratch {
     float[] b = new float[0];
     float[] dw = new float[0];
     float[] dx = new float[0];
+    float[] deriv = new float[0];
+    /**
+     * Set by a backward's data gradient to {@link #a} when it holds Q(dY) [rows, out] of a
+     * layout-free format ({@link #quantizedDyFormat}), so the weight gradient of the same backward
+     * can use it; null otherwise.
+     */
+    float[] quantizedDy;
+    dev.fp4.nn.recipe.OperandFormat quantizedDyFormat;
+    /**
+     * Q(X̂) [rows, cols] of a layout-free format for the weight gradient, and the key it was made
+     * for: the serial of the forward that prepared X̂ (0 = none), the format and the shape.
+     */
+    float[] xq8 = new float[0];
+    long quantizedXhatSerial;
+    dev.fp4.nn.recipe.OperandFormat quantizedXhatFormat;
+    int quantizedXhatRows;
+    int quantizedXhatCols;
 
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
@@ -18,6 +35,14 @@ final class LinearScratch {
 
     void ensureDw(long size) {
         dw = Workspace.grow(dw, size);
+    }
+
+    void ensureXq8(long size) {
+        xq8 = Workspace.grow(xq8, size);
+    }
+
+    void ensureDeriv(long size) {
+        deriv = Workspace.grow(deriv, size);
     }
 
     void ensureDx(long size) {

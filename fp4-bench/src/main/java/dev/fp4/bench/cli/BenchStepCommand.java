@@ -96,12 +96,15 @@ final class BenchStepCommand implements Callable<Integer> {
             step.step();
         }
         // Timed steps without the profile.
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long c0 = mx.isCurrentThreadCpuTimeSupported() ? mx.getCurrentThreadCpuTime() : -1;
         long t0 = System.nanoTime();
         float loss = 0;
         for (int i = 0; i < steps; i++) {
             loss = step.step();
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
+        double cpuMsPerStep = c0 < 0 ? Double.NaN : (mx.getCurrentThreadCpuTime() - c0) / 1e6 / steps;
         double msPerStep = seconds * 1e3 / steps;
         // Profiled steps for the breakdown.
         StepProfile.reset();
@@ -140,6 +143,9 @@ final class BenchStepCommand implements Callable<Integer> {
         row(out, "other", otherMs, profiledMs);
         row(out, "total", profiledMs, profiledMs);
         out.printf(Locale.ROOT, "ms/step (unprofiled): %.1f%n", msPerStep);
+        // CPU time of the stepping thread: with --threads 1 the whole step, and much less sensitive
+        // to other processes on a shared machine than the wall clock (not to their cache traffic).
+        out.printf(Locale.ROOT, "cpu ms/step (stepping thread): %.1f%n", cpuMsPerStep);
         out.printf(Locale.ROOT, "tokens/s: %d%n", Math.round(step.tokensPerStep() * steps / seconds));
         return 0;
     }

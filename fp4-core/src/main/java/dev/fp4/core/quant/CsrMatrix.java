@@ -1,7 +1,10 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.simd.Simd;
 import java.util.Arrays;
 import java.util.Objects;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A sparse FP32 matrix [rows, cols] in compressed sparse row (CSR) form: the non-zeros of row r are
@@ -20,6 +23,9 @@ import java.util.Objects;
  * terms would only add ±0, so the results are equal in value (a zero may differ in sign).
  */
 public final class CsrMatrix {
+
+    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final int L = F.length();
 
     private int rows;
     private int cols;
@@ -276,6 +282,36 @@ public final class CsrMatrix {
         if (!accumulate) {
             Arrays.fill(c, cOff, cOff + cols * n, 0f);
         }
+        if (Simd.ENABLED) {
+            multiplyTNVector(b, bOff, n, c, cOff);
+        } else {
+            multiplyTNScalar(b, bOff, n, c, cOff);
+        }
+    }
+
+    /** The vector kernel of {@link #multiplyTN} (accumulating): each lane runs one element's fma chain. */
+    void multiplyTNVector(float[] b, int bOff, int n, float[] c, int cOff) {
+        int bound = F.loopBound(n);
+        for (int r = 0; r < rows; r++) {
+            int br = bOff + r * n;
+            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
+                float v = values[i];
+                int cp = cOff + colIdx[i] * n;
+                FloatVector vv = FloatVector.broadcast(F, v);
+                int j = 0;
+                for (; j < bound; j += L) {
+                    vv.fma(FloatVector.fromArray(F, b, br + j), FloatVector.fromArray(F, c, cp + j))
+                            .intoArray(c, cp + j);
+                }
+                for (; j < n; j++) {
+                    c[cp + j] = Math.fma(v, b[br + j], c[cp + j]);
+                }
+            }
+        }
+    }
+
+    /** Scalar twin of {@link #multiplyTNVector}. */
+    void multiplyTNScalar(float[] b, int bOff, int n, float[] c, int cOff) {
         for (int r = 0; r < rows; r++) {
             int br = bOff + r * n;
             for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
@@ -309,6 +345,171 @@ public final class CsrMatrix {
                     c[cp + j * cols] = Math.fma(a[ar + j], v, c[cp + j * cols]);
                 }
             }
+        }
+    }
+
+    /**
+     * C[m,n] (+)= this[m,k] · W[n,k]ᵀ given Wᵀ: {@code wt} is W transposed, [k, n] row-major. The
+     * result equals {@link #multiplyNT} on W bit for bit (each C[i,j] is the same fma chain from 0
+     * over row i's non-zeros in increasing column order, then stored or added to C), but the chains
+     * of one row run side by side in vector lanes along j, reading rows of Wᵀ contiguously instead of
+     * gathering one element per W row.
+     */
+    public void multiplyNTTransposed(float[] wt, int wtOff, int n, float[] c, int cOff, boolean accumulate) {
+        requireComplete();
+        checkOperand(wt, wtOff, cols, n, "Wt", "multiplyNTTransposed", "Wt[k, n]");
+        checkOperand(c, cOff, rows, n, "C", "multiplyNTTransposed", "Wt[k, n]");
+        if (Simd.ENABLED) {
+            multiplyNTTransposedVector(wt, wtOff, n, c, cOff, accumulate);
+        } else {
+            multiplyNTTransposedScalar(wt, wtOff, n, c, cOff, accumulate);
+        }
+    }
+
+    /** Vector kernel of {@link #multiplyNTTransposed}: four vectors of chains per pass over a row's non-zeros. */
+    void multiplyNTTransposedVector(float[] wt, int wtOff, int n, float[] c, int cOff, boolean accumulate) {
+        for (int r = 0; r < rows; r++) {
+            int start = rowPtr[r];
+            int end = rowPtr[r + 1];
+            int cr = cOff + r * n;
+            if (start == end) {
+                if (!accumulate) {
+                    Arrays.fill(c, cr, cr + n, 0f);
+                }
+                continue;
+            }
+            int j = 0;
+            for (; j + 4 * L <= n; j += 4 * L) {
+                FloatVector s0 = FloatVector.zero(F);
+                FloatVector s1 = FloatVector.zero(F);
+                FloatVector s2 = FloatVector.zero(F);
+                FloatVector s3 = FloatVector.zero(F);
+                for (int i = start; i < end; i++) {
+                    FloatVector v = FloatVector.broadcast(F, values[i]);
+                    int w = wtOff + colIdx[i] * n + j;
+                    s0 = v.fma(FloatVector.fromArray(F, wt, w), s0);
+                    s1 = v.fma(FloatVector.fromArray(F, wt, w + L), s1);
+                    s2 = v.fma(FloatVector.fromArray(F, wt, w + 2 * L), s2);
+                    s3 = v.fma(FloatVector.fromArray(F, wt, w + 3 * L), s3);
+                }
+                if (accumulate) {
+                    s0 = FloatVector.fromArray(F, c, cr + j).add(s0);
+                    s1 = FloatVector.fromArray(F, c, cr + j + L).add(s1);
+                    s2 = FloatVector.fromArray(F, c, cr + j + 2 * L).add(s2);
+                    s3 = FloatVector.fromArray(F, c, cr + j + 3 * L).add(s3);
+                }
+                s0.intoArray(c, cr + j);
+                s1.intoArray(c, cr + j + L);
+                s2.intoArray(c, cr + j + 2 * L);
+                s3.intoArray(c, cr + j + 3 * L);
+            }
+            for (; j + L <= n; j += L) {
+                FloatVector s0 = FloatVector.zero(F);
+                for (int i = start; i < end; i++) {
+                    s0 = FloatVector.broadcast(F, values[i]).fma(FloatVector.fromArray(F, wt, wtOff + colIdx[i] * n + j), s0);
+                }
+                if (accumulate) {
+                    s0 = FloatVector.fromArray(F, c, cr + j).add(s0);
+                }
+                s0.intoArray(c, cr + j);
+            }
+            for (; j < n; j++) {
+                float s = 0f;
+                for (int i = start; i < end; i++) {
+                    s = Math.fma(values[i], wt[wtOff + colIdx[i] * n + j], s);
+                }
+                c[cr + j] = accumulate ? c[cr + j] + s : s;
+            }
+        }
+    }
+
+    /** Scalar twin of {@link #multiplyNTTransposedVector}. */
+    void multiplyNTTransposedScalar(float[] wt, int wtOff, int n, float[] c, int cOff, boolean accumulate) {
+        for (int r = 0; r < rows; r++) {
+            int start = rowPtr[r];
+            int end = rowPtr[r + 1];
+            int cr = cOff + r * n;
+            if (start == end) {
+                if (!accumulate) {
+                    Arrays.fill(c, cr, cr + n, 0f);
+                }
+                continue;
+            }
+            for (int j = 0; j < n; j++) {
+                float s = 0f;
+                for (int i = start; i < end; i++) {
+                    s = Math.fma(values[i], wt[wtOff + colIdx[i] * n + j], s);
+                }
+                c[cr + j] = accumulate ? c[cr + j] + s : s;
+            }
+        }
+    }
+
+    /**
+     * The dense product A·Bᵀ sampled at this matrix's non-zero positions: for every stored (i, p),
+     * dst[i, p] = Σ_j A[i,j]·B[p,j], one fma chain from 0 over j = 0 .. n−1 in increasing order
+     * (A is [m, n], B is [k, n], dst is [m, k], all row-major; other elements of dst are not
+     * touched). The chains of four non-zeros run interleaved (they are independent), so the loop is
+     * bound by throughput rather than by the latency of one chain; each chain's result is the same.
+     */
+    public void sampledProductNT(float[] a, int aOff, int n, float[] b, int bOff, float[] dst, int dstOff) {
+        requireComplete();
+        checkOperand(a, aOff, rows, n, "A", "sampledProductNT", "B[k, n]");
+        checkOperand(b, bOff, cols, n, "B", "sampledProductNT", "B[k, n]");
+        checkOperand(dst, dstOff, rows, cols, "dst", "sampledProductNT", "B[k, n]");
+        int t = 0;
+        int r = 0;
+        for (; t + 4 <= nnz; t += 4) {
+            while (rowPtr[r + 1] <= t) {
+                r++;
+            }
+            int r1 = r;
+            while (rowPtr[r1 + 1] <= t + 1) {
+                r1++;
+            }
+            int r2 = r1;
+            while (rowPtr[r2 + 1] <= t + 2) {
+                r2++;
+            }
+            int r3 = r2;
+            while (rowPtr[r3 + 1] <= t + 3) {
+                r3++;
+            }
+            int a0 = aOff + r * n;
+            int a1 = aOff + r1 * n;
+            int a2 = aOff + r2 * n;
+            int a3 = aOff + r3 * n;
+            int b0 = bOff + colIdx[t] * n;
+            int b1 = bOff + colIdx[t + 1] * n;
+            int b2 = bOff + colIdx[t + 2] * n;
+            int b3 = bOff + colIdx[t + 3] * n;
+            float s0 = 0f;
+            float s1 = 0f;
+            float s2 = 0f;
+            float s3 = 0f;
+            for (int j = 0; j < n; j++) {
+                s0 = Math.fma(a[a0 + j], b[b0 + j], s0);
+                s1 = Math.fma(a[a1 + j], b[b1 + j], s1);
+                s2 = Math.fma(a[a2 + j], b[b2 + j], s2);
+                s3 = Math.fma(a[a3 + j], b[b3 + j], s3);
+            }
+            dst[dstOff + r * cols + colIdx[t]] = s0;
+            dst[dstOff + r1 * cols + colIdx[t + 1]] = s1;
+            dst[dstOff + r2 * cols + colIdx[t + 2]] = s2;
+            dst[dstOff + r3 * cols + colIdx[t + 3]] = s3;
+            r = r3;
+        }
+        for (; t < nnz; t++) {
+            while (rowPtr[r + 1] <= t) {
+                r++;
+            }
+            int a0 = aOff + r * n;
+            int b0 = bOff + colIdx[t] * n;
+            float s = 0f;
+            for (int j = 0; j < n; j++) {
+                s = Math.fma(a[a0 + j], b[b0 + j], s);
+            }
+            dst[dstOff + r * cols + colIdx[t]] = s;
         }
     }
 

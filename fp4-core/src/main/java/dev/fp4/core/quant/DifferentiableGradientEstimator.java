@@ -112,6 +112,33 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
     }
 
     /**
+     * dst[dstOff + i] = {@link #derivative}(x[off + i]) for i &lt; n, bit for bit, for the weights
+     * of a whole layer. The interval is found without data-dependent branches (its index is the
+     * number of interval starts −4 … 4 at or below x, which also puts −0 in [0, 0.5) and x &lt; −6 in
+     * the first interval), so random weights cost no branch mispredictions; the power stays
+     * {@link Math#pow} in double, rounded once.
+     */
+    public void derivatives(float[] x, int off, float[] dst, int dstOff, int n) {
+        java.util.Objects.checkFromIndexSize(off, n, x.length);
+        java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
+        for (int j = 0; j < n; j++) {
+            float v = x[off + j];
+            if (!(v <= 6f)) { // x > 6 or NaN: no interval
+                dst[dstOff + j] = 0f;
+                continue;
+            }
+            int i = (v >= -4f ? 1 : 0) + (v >= -3f ? 1 : 0) + (v >= -2f ? 1 : 0) + (v >= -1.5f ? 1 : 0)
+                    + (v >= -1f ? 1 : 0) + (v >= -0.5f ? 1 : 0) + (v >= 0f ? 1 : 0) + (v >= 0.5f ? 1 : 0)
+                    + (v >= 1f ? 1 : 0) + (v >= 1.5f ? 1 : 0) + (v >= 2f ? 1 : 0) + (v >= 3f ? 1 : 0)
+                    + (v >= 4f ? 1 : 0);
+            float u = v - LEFT[i];
+            float t = Math.abs(2f * u / DELTA[i] - 1f);
+            float d = (float) (Math.pow(t, exponent) / k);
+            dst[dstOff + j] = Math.min(d, clip);
+        }
+    }
+
+    /**
      * The smooth surrogate of the E2M1 staircase whose derivative {@link #derivative} is (before the
      * clip): left + δ·(1 + sign(v)·|v|^(1/k)) / 2 on each interval, continuous across interval ends
      * (it takes the grid values there), extended by the first interval's formula below −6 and

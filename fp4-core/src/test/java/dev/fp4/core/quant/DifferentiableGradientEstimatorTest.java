@@ -284,4 +284,43 @@ class DifferentiableGradientEstimatorTest {
         assertThrows(IllegalArgumentException.class,
                 () -> id.applyTo(g, 0, new float[] {0f, Float.POSITIVE_INFINITY, 0f, 0f}, 0, 4));
     }
+
+    /**
+     * The bulk loop equals the per-element derivative bit for bit: every interval start and end,
+     * their FP32 neighbours, ±0, ±6, beyond ±6, subnormals, ±∞, NaN, and random scaled weights;
+     * for several k.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(floats = {1f, 3f, 5f, 10f, 2.5f})
+    void bulkDerivativesEqualTheScalarDefinition(float k) {
+        DifferentiableGradientEstimator d = new DifferentiableGradientEstimator(k, 3f);
+        float[] edges = {-6f, -4f, -3f, -2f, -1.5f, -1f, -0.5f, 0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f,
+            -5f, -3.5f, -2.5f, -1.75f, -1.25f, -0.75f, -0.25f, 0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5f};
+        java.util.List<Float> xs = new java.util.ArrayList<>();
+        for (float e : edges) {
+            xs.add(e);
+            xs.add(-e);
+            xs.add(Math.nextUp(e));
+            xs.add(Math.nextDown(e));
+        }
+        for (float v : new float[] {-0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, 7f, -7f, 1e30f, -1e30f,
+            Float.MAX_VALUE, -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN}) {
+            xs.add(v);
+        }
+        java.util.SplittableRandom r = new java.util.SplittableRandom(77);
+        for (int i = 0; i < 20_000; i++) {
+            xs.add((float) (r.nextDouble(-6.5, 6.5)));
+        }
+        float[] x = new float[xs.size() + 3];
+        for (int i = 0; i < xs.size(); i++) {
+            x[i + 3] = xs.get(i);
+        }
+        float[] got = new float[xs.size() + 1];
+        d.derivatives(x, 3, got, 1, xs.size());
+        for (int i = 0; i < xs.size(); i++) {
+            float want = d.derivative(xs.get(i));
+            assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got[i + 1]),
+                    "x = " + xs.get(i) + ": " + want + " vs " + got[i + 1]);
+        }
+    }
 }

@@ -13,6 +13,12 @@ final class Bf16Operand implements OperandFormat {
         return "bf16";
     }
 
+    /** Elementwise under one scale per operand. */
+    @Override
+    public boolean isLayoutFree() {
+        return true;
+    }
+
     @Override
     public Quantizer newQuantizer() {
         return (src, srcOff, rows, cols, dst, dstOff, stream) -> {

@@ -33,6 +33,11 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
     }
 
     @Override
+    public boolean usesRoundingStream() {
+        return scheme.rounding().isStochastic();
+    }
+
+    @Override
     public Quantizer newQuantizer() {
         return new Worker(scheme);
     }
@@ -79,10 +84,16 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
             Objects.checkFromIndexSize(srcOff, rows * cols, src.length);
             Objects.checkFromIndexSize(dstOff, rows * cols, dst.length);
             float t = tensor.tensorScale();
+            int bc = scheme.blockCols() == 0 ? cols : scheme.blockCols();
             for (int r = 0; r < rows; r++) {
                 int base = r * cols;
-                for (int c = 0; c < cols; c++) {
-                    dst[dstOff + base + c] = src[srcOff + base + c] / (tensor.scale(r, c) * t);
+                // The divisor scale(r, c)·tensorScale is the same over a block's columns: once per block.
+                for (int c0 = 0; c0 < cols; c0 += bc) {
+                    float divisor = tensor.scale(r, c0) * t;
+                    int c1 = Math.min(cols, c0 + bc);
+                    for (int c = c0; c < c1; c++) {
+                        dst[dstOff + base + c] = src[srcOff + base + c] / divisor;
+                    }
                 }
             }
         }

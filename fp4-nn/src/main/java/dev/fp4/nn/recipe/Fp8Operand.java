@@ -2,6 +2,9 @@ package dev.fp4.nn.recipe;
 
 import dev.fp4.core.format.E4M3;
 import dev.fp4.core.format.E5M2;
+import dev.fp4.core.quant.Fp8Format;
+import dev.fp4.core.quant.Fp8Quantizer;
+import dev.fp4.core.quant.QuantKernels;
 
 /**
  * {@link OperandFormat#E4M3} and {@link OperandFormat#E5M2}: FP8 fake quantization with one
@@ -61,28 +64,41 @@ final class Fp8Operand implements OperandFormat {
         return name;
     }
 
+    /** Elementwise under one scale per operand. */
+    @Override
+    public boolean isLayoutFree() {
+        return true;
+    }
+
+    /** fp4-core's kernel format of the same layout (its rounding is the same nearest-even, saturating conversion). */
+    private Fp8Format kernelFormat() {
+        return e4m3 ? Fp8Format.E4M3 : Fp8Format.E5M2;
+    }
+
+    /**
+     * The scale exponent from a vectorised amax pass, then one vectorised rounding pass
+     * ({@link Fp8Quantizer#roundScaled}, held bit for bit to {@link #round} by its twin test). A
+     * non-finite element is found (and named) only when the amax says there is one.
+     */
     @Override
     public Quantizer newQuantizer() {
+        Fp8Format format = kernelFormat();
         return (src, srcOff, rows, cols, dst, dstOff, stream) -> {
             int n = Math.multiplyExact(rows, cols);
             java.util.Objects.checkFromIndexSize(srcOff, n, src.length);
             java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
-            float amax = 0f;
-            for (int i = 0; i < n; i++) {
-                float a = Math.abs(src[srcOff + i]);
-                if (!(a < Float.POSITIVE_INFINITY)) {
-                    throw new IllegalArgumentException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
-                            + ", col " + i % cols + ") of a [" + rows + ", " + cols + "] matrix: " + name
-                            + " accepts only finite input");
-                }
-                amax = Math.max(amax, a);
+            float amax = QuantKernels.absMax(src, srcOff, n);
+            if (!(amax < Float.POSITIVE_INFINITY)) {
+                int i = QuantKernels.firstNonFinite(src, srcOff, n);
+                throw new IllegalArgumentException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
+                        + ", col " + i % cols + ") of a [" + rows + ", " + cols + "] matrix: " + name
+                        + " accepts only finite input");
             }
             int e = scaleExponent(amax);
-            float sf = Math.scalb(1f, e);
-            float s = Math.scalb(1f, -e);
-            for (int i = 0; i < n; i++) {
-                dst[dstOff + i] = round(src[srcOff + i] * sf) * s;
+            if (src != dst || srcOff != dstOff) {
+                System.arraycopy(src, srcOff, dst, dstOff, n);
             }
+            Fp8Quantizer.roundScaled(dst, dstOff, n, Math.scalb(1f, e), Math.scalb(1f, -e), format);
         };
     }
 

@@ -37,6 +37,11 @@ public interface OperandFormat {
         }
 
         @Override
+        public boolean isLayoutFree() {
+            return true;
+        }
+
+        @Override
         public Quantizer newQuantizer() {
             return (src, srcOff, rows, cols, dst, dstOff, stream) -> {
                 if (src != dst || srcOff != dstOff) {
@@ -70,6 +75,26 @@ public interface OperandFormat {
 
     /** Whether the operand is left unchanged (layers then skip the copy). */
     default boolean isIdentity() {
+        return false;
+    }
+
+    /**
+     * Whether each element's quantized value depends only on the element and on quantities of the
+     * whole operand (one scale per tensor), never on its row, column or flat index nor on the
+     * rounding stream: then Q(Aᵀ) = Q(A)ᵀ bit for bit, a layer may quantize an operand in its
+     * stored layout instead of transposing it first, and two quantizations of the same operand
+     * agree. True for FP32, BF16 and the FP8 formats; false for FP4 (row and block scales,
+     * stochastic rounding by flat index).
+     */
+    default boolean isLayoutFree() {
+        return false;
+    }
+
+    /**
+     * Whether the quantizer's result depends on its {@code stream} argument (stochastic rounding).
+     * When it does not, two quantizations of the same operand agree bit for bit.
+     */
+    default boolean usesRoundingStream() {
         return false;
     }
 

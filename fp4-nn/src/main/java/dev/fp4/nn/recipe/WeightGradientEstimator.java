@@ -23,7 +23,28 @@ public interface WeightGradientEstimator {
     static WeightGradientEstimator dge(float k) {
         DifferentiableGradientEstimator d = new DifferentiableGradientEstimator(k, DifferentiableGradientEstimator.DEFAULT_CLIP);
         String kName = k == Math.rint(k) ? Integer.toString((int) k) : Float.toString(k);
-        return of("dge(k=" + kName + ")", d::derivative);
+        String name = "dge(k=" + kName + ")";
+        return new WeightGradientEstimator() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public float derivative(float x) {
+                return d.derivative(x);
+            }
+
+            @Override
+            public void derivatives(float[] x, int off, float[] dst, int dstOff, int n) {
+                d.derivatives(x, off, dst, dstOff, n);
+            }
+
+            @Override
+            public String toString() {
+                return name;
+            }
+        };
     }
 
     /** A name for logs and recipe descriptions, e.g. {@code ste} or {@code dge(k=5)}. */
@@ -31,6 +52,18 @@ public interface WeightGradientEstimator {
 
     /** f'(x) at the scaled weight x. */
     float derivative(float x);
+
+    /**
+     * dst[dstOff + i] = {@link #derivative}(x[off + i]) for i &lt; n, bit for bit (estimators may
+     * override it with a faster loop over a whole weight).
+     */
+    default void derivatives(float[] x, int off, float[] dst, int dstOff, int n) {
+        java.util.Objects.checkFromIndexSize(off, n, x.length);
+        java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
+        for (int i = 0; i < n; i++) {
+            dst[dstOff + i] = derivative(x[off + i]);
+        }
+    }
 
     /** Whether f' ≡ 1 (the layer then adds dŴ straight into the gradient). */
     default boolean isIdentity() {
