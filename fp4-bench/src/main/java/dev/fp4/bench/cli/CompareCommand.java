@@ -63,9 +63,9 @@ final class CompareCommand implements Callable<Integer> {
         TrainingConfig cfg = Runs.config(run, seq, 1, moments, 0);
         Files.createDirectories(out);
         String header = String.format(Locale.ROOT, "# fp4 compare%n%nModel: preset `%s` (%,d parameters). Data: %s. %d steps of %d × %d tokens, "
-                        + "peak LR %s (warm-up 5%%, cosine to 10%%), AdamW moments %s, seed %d, %d threads.",
+                        + "peak LR %s (warm-up 5%%, cosine to 10%%), AdamW moments %s, seed %d, %s.",
                 run.preset, models.parameterCount(run.preset), data.description(), cfg.steps(), cfg.batch(), cfg.seq(), run.lr,
-                moments, run.seed, run.threads != null ? run.threads : Runtime.getRuntime().availableProcessors());
+                moments, run.seed, threads(run.threads != null ? run.threads : Runtime.getRuntime().availableProcessors()));
         List<RecipeRun> runs = new ArrayList<>();
         long t0 = System.nanoTime();
         boolean interactive = System.console() != null;
@@ -87,6 +87,10 @@ final class CompareCommand implements Callable<Integer> {
         root.out.print(summary);
         root.out.println("\nwrote " + out.resolve("losses.csv") + ", " + out.resolve("losses.png") + ", " + out.resolve("summary.md"));
         return 0;
+    }
+
+    private static String threads(int n) {
+        return n == 1 ? "1 thread" : n + " threads";
     }
 
     private void write(List<RecipeRun> runs, String header, double entropy) throws IOException {

@@ -42,7 +42,7 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "compare", "jmh", "export", "bench-step"})
+    @ValueSource(strings = {"train", "compare", "jmh", "export", "plot", "bench-step"})
     void everyCommandHasHelp(String cmd) {
         Result r = run(cmd, "--help");
         assertEquals(0, r.code(), r.err());
@@ -160,6 +160,30 @@ class CliTest {
         assertArrayEquals(norm.data(), f.tensors().get("layers.0.attn_norm").toFloats());
         assertArrayEquals(emb.data(), f.tensors().get("tok_embeddings").toFloats());
         assertEquals("fp4-dge-occ", f.metadata().get("fp4.recipe"));
+    }
+
+    @Test
+    void plotMergesCsvFilesAndRejectsBadOnes() throws IOException {
+        Path a = dir.resolve("a.csv");
+        Path b = dir.resolve("b.csv");
+        Files.writeString(a, "recipe,step,train_loss,val_loss\nbf16,1,3.000000,\nbf16,2,2.500000,2.600000\n");
+        Files.writeString(b, "recipe,step,train_loss,val_loss\nfp4-dge-occ,1,3.100000,\nfp4-dge-occ,2,2.400000,2.500000\n");
+        Path out = dir.resolve("merged");
+        Result r = run("plot", a.toString(), b.toString(), "--out", out.toString(), "--title", "t");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Files.readString(a) + Files.readString(b).substring("recipe,step,train_loss,val_loss\n".length()),
+                Files.readString(out.resolve("losses.csv")));
+        assertTrue(Files.size(out.resolve("losses.png")) > 1000);
+        Result twice = run("plot", a.toString(), a.toString(), "--out", out.toString());
+        assertEquals(2, twice.code());
+        assertTrue(twice.err().contains("recipe 'bf16' already came from an earlier file"), twice.err());
+        Path bad = dir.resolve("bad.csv");
+        Files.writeString(bad, "recipe,step,train_loss,val_loss\nbf16,x,1.0,\n");
+        Result badRow = run("plot", bad.toString(), "--out", out.toString());
+        assertEquals(2, badRow.code());
+        assertTrue(badRow.err().contains("bad.csv:2: bad row 'bf16,x,1.0,'"), badRow.err());
+        Files.writeString(bad, "a,b\n");
+        assertTrue(run("plot", bad.toString(), "--out", out.toString()).err().contains("not a losses.csv"));
     }
 
     @Test
