@@ -44,6 +44,9 @@ import java.util.Objects;
  * nothing is allocated.
  */
 public final class Linear {
+    /** Below this many elements the FP4-only element-wise work stays on the calling thread. */
+    static int parallelMin = 1 << 14; // tests lower it to run the split on small shapes
+
     /** The operand quantizations of one forward and backward, for {@link #roundingStream}. */
     public enum Operand {
         /** X in the forward GeMM. */
@@ -383,7 +386,20 @@ public final class Linear {
         if (patch) {
             // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights of the forward, as
             // Ŵ is), the derivative of ΔX·Wᵀ: one fma chain over o per element, from Wᵀ's rows.
-            residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
+            // Each element is its own chain: split the element range over the pool (same bits).
+            int nnz = residual.nnz();
+            int chunks = Parallel.threads() == 1 || nnz < parallelMin ? 1 : 4 * Parallel.threads();
+            if (chunks == 1) {
+                residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
+            } else {
+                CsrMatrix res = residual;
+                float[] dyv = dy;
+                float[] wt = wT;
+                float[] tg = target;
+                int o = out;
+                Parallel.forEach(chunks, c -> res.sampledProductNT(dyv, 0, o, wt, 0, tg, 0,
+                        (int) ((long) nnz * c / chunks), (int) ((long) nnz * (c + 1) / chunks)));
+            }
             int n = rows * in;
             if (accumulate) {
                 for (int i = 0; i < n; i++) {
@@ -469,9 +485,18 @@ public final class Linear {
             int n = out * in;
             scratch.ensureDeriv(n);
             float[] d = scratch.deriv;
-            est.derivatives(wScaled, 0, d, 0, n);
-            for (int i = 0; i < n; i++) {
-                grad[i] += target[i] * d[i];
+            // Element-wise: split over the pool when there is more than one thread (same bits).
+            int chunks = Parallel.threads() == 1 || n < parallelMin ? 1 : 4 * Parallel.threads();
+            if (chunks == 1) {
+                applyEstimator(est, wScaled, d, target, grad, 0, n);
+            } else {
+                float[] ws = wScaled;
+                float[] tg = target;
+                float[] gr = grad;
+                Parallel.forEach(chunks, c -> {
+                    int from = (int) ((long) n * c / chunks);
+                    applyEstimator(est, ws, d, tg, gr, from, (int) ((long) n * (c + 1) / chunks) - from);
+                });
             }
         }
         if (compensate && residual.nnz() > 0) {
@@ -483,6 +508,15 @@ public final class Linear {
             transpose(grad, out, in, gT);
             residual.multiplyTN(dy, 0, out, gT, 0, true);
             transpose(gT, in, out, grad);
+        }
+    }
+
+    /** grad[i] += dŴ[i] · f'(wScaled[i]) for i in [off, off + len). */
+    private static void applyEstimator(WeightGradientEstimator est, float[] wScaled, float[] d, float[] dw, float[] grad,
+                                       int off, int len) {
+        est.derivatives(wScaled, off, d, off, len);
+        for (int i = off; i < off + len; i++) {
+            grad[i] += dw[i] * d[i];
         }
     }
 

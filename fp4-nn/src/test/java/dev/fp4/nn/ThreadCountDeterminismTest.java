@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The parallel loops split work only where no reduction is split, so a model's loss and every
@@ -18,16 +20,18 @@ import org.junit.jupiter.api.Test;
  */
 class ThreadCountDeterminismTest {
     private final int saved = Parallel.threads();
+    private final int savedMin = Linear.parallelMin;
 
     @AfterEach
     void restore() {
         Parallel.setThreads(saved);
+        Linear.parallelMin = savedMin;
     }
 
-    private static List<int[]> run(int threads) {
+    private static List<int[]> run(int threads, String recipe) {
         Parallel.setThreads(threads);
         LlamaConfig c = new LlamaConfig(40, 32, 2, 4, 2, 48, 160);
-        LlamaModel model = new LlamaModel(c, PrecisionRecipe.FP32, 5);
+        LlamaModel model = new LlamaModel(c, PrecisionRecipe.byName(recipe), 5);
         SplittableRandom r = new SplittableRandom(6);
         int batch = 3, seq = 150;
         int[] tokens = new int[batch * seq];
@@ -56,14 +60,21 @@ class ThreadCountDeterminismTest {
         return bits;
     }
 
-    @Test
-    void lossAndGradientsDoNotDependOnTheThreadCount() {
-        List<int[]> one = run(1);
+    /**
+     * Every recipe; the FP4-only loops (DGE, the clamped-element dX patch) are split even at these
+     * small shapes by lowering {@link Linear#parallelMin} to 1.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"fp32", "bf16", "fp8", "fp4-direct", "fp4-dge-occ", "fp4-dge-occ-official", "fp4-modulewise",
+            "nvfp4", "mxfp4"})
+    void lossAndGradientsDoNotDependOnTheThreadCount(String recipe) {
+        Linear.parallelMin = 1;
+        List<int[]> one = run(1, recipe);
         for (int threads : new int[] {2, 3}) {
-            List<int[]> many = run(threads);
+            List<int[]> many = run(threads, recipe);
             assertEquals(one.size(), many.size());
             for (int i = 0; i < one.size(); i++) {
-                assertArrayEquals(one.get(i), many.get(i), "tensor " + i + " with " + threads + " threads");
+                assertArrayEquals(one.get(i), many.get(i), recipe + ": tensor " + i + " with " + threads + " threads");
             }
         }
     }

@@ -453,13 +453,28 @@ public final class CsrMatrix {
      * bound by throughput rather than by the latency of one chain; each chain's result is the same.
      */
     public void sampledProductNT(float[] a, int aOff, int n, float[] b, int bOff, float[] dst, int dstOff) {
+        sampledProductNT(a, aOff, n, b, bOff, dst, dstOff, 0, nnz);
+    }
+
+    /**
+     * {@link #sampledProductNT(float[], int, int, float[], int, float[], int)} for the stored
+     * elements with index in [from, to) only (in storage order, i.e. row by row). Each element is
+     * its own chain, so splitting the index range over threads gives the same bits as one call.
+     *
+     * @throws IllegalArgumentException if the range is not within [0, nnz()]
+     */
+    public void sampledProductNT(float[] a, int aOff, int n, float[] b, int bOff, float[] dst, int dstOff, int from, int to) {
         requireComplete();
         checkOperand(a, aOff, rows, n, "A", "sampledProductNT", "B[k, n]");
         checkOperand(b, bOff, cols, n, "B", "sampledProductNT", "B[k, n]");
         checkOperand(dst, dstOff, rows, cols, "dst", "sampledProductNT", "B[k, n]");
-        int t = 0;
-        int r = 0;
-        for (; t + 4 <= nnz; t += 4) {
+        if (from < 0 || from > to || to > nnz) {
+            throw new IllegalArgumentException("sampledProductNT: element range [" + from + ", " + to
+                    + ") is not within [0, " + nnz + ")");
+        }
+        int t = from;
+        int r = rowOf(from);
+        for (; t + 4 <= to; t += 4) {
             while (rowPtr[r + 1] <= t) {
                 r++;
             }
@@ -499,7 +514,7 @@ public final class CsrMatrix {
             dst[dstOff + r3 * cols + colIdx[t + 3]] = s3;
             r = r3;
         }
-        for (; t < nnz; t++) {
+        for (; t < to; t++) {
             while (rowPtr[r + 1] <= t) {
                 r++;
             }
@@ -511,6 +526,21 @@ public final class CsrMatrix {
             }
             dst[dstOff + r * cols + colIdx[t]] = s;
         }
+    }
+
+    /** The last row r with rowPtr[r] ≤ t (the row of stored element t when t &lt; nnz), by bisection. */
+    private int rowOf(int t) {
+        int lo = 0;
+        int hi = rows; // rowPtr[rows] = nnz
+        while (hi - lo > 1) {
+            int mid = (lo + hi) >>> 1;
+            if (rowPtr[mid] <= t) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     private void requireComplete() {

@@ -173,6 +173,16 @@ class CsrKernelTest {
                 float[] got = d0.clone();
                 sp.sampledProductNT(a, 0, n, b, 0, got, 0);
                 assertBits(expected, got, "sampled " + java.util.Arrays.toString(s) + " density " + density);
+                // Element ranges cut anywhere (inside rows, at group-of-four boundaries or not) in any
+                // order give the same bits: what a split over threads relies on.
+                float[] split = d0.clone();
+                int nnz = sp.nnz();
+                int cut1 = nnz == 0 ? 0 : r.nextInt(nnz + 1);
+                int cut2 = cut1 + (nnz == cut1 ? 0 : r.nextInt(nnz - cut1 + 1));
+                sp.sampledProductNT(a, 0, n, b, 0, split, 0, cut2, nnz);
+                sp.sampledProductNT(a, 0, n, b, 0, split, 0, 0, cut1);
+                sp.sampledProductNT(a, 0, n, b, 0, split, 0, cut1, cut2);
+                assertBits(expected, split, "split at " + cut1 + ", " + cut2 + " of " + nnz);
             }
         }
     }
@@ -204,5 +214,8 @@ class CsrKernelTest {
         IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class,
                 () -> sp.sampledProductNT(new float[6], 0, 2, new float[8], 0, new float[11], 0));
         org.junit.jupiter.api.Assertions.assertTrue(e2.getMessage().contains("dst [3, 4]"), e2.getMessage());
+        IllegalArgumentException e3 = assertThrows(IllegalArgumentException.class,
+                () -> sp.sampledProductNT(new float[6], 0, 2, new float[8], 0, new float[12], 0, 0, sp.nnz() + 1));
+        org.junit.jupiter.api.Assertions.assertTrue(e3.getMessage().contains("element range"), e3.getMessage());
     }
 }
