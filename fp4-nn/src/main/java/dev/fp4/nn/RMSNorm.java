@@ -234,49 +234,7 @@ public final class RMSNorm {
 
     static void backwardRowVector(float[] x, int xOff, float[] w, float r, float[] dy, int dyOff,
                                   float[] dx, int dxOff, float[] dw, int dim, boolean accumulate) {
-        // g·x in the canonical order of VectorOps (16 partials, then the tail).
-        FloatVector acc0 = FloatVector.zero(S);
-        FloatVector acc1 = FloatVector.zero(S);
-        FloatVector acc2 = FloatVector.zero(S);
-        FloatVector acc3 = FloatVector.zero(S);
-        int bound16 = dim - dim % VectorOps.PARTIALS;
-        for (int i = 0; i < bound16; i += VectorOps.PARTIALS) {
-            acc0 = FloatVector.fromArray(S, dy, dyOff + i).mul(FloatVector.fromArray(S, w, i))
-                    .fma(FloatVector.fromArray(S, x, xOff + i), acc0);
-            if (L < 16) {
-                int j = i + L;
-                acc1 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
-                        .fma(FloatVector.fromArray(S, x, xOff + j), acc1);
-            }
-            if (L < 8) {
-                int j = i + 2 * L;
-                acc2 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
-                        .fma(FloatVector.fromArray(S, x, xOff + j), acc2);
-                j = i + 3 * L;
-                acc3 = FloatVector.fromArray(S, dy, dyOff + j).mul(FloatVector.fromArray(S, w, j))
-                        .fma(FloatVector.fromArray(S, x, xOff + j), acc3);
-            }
-        }
-        float gx = 0f;
-        for (int l = 0; l < L; l++) {
-            gx += acc0.lane(l);
-        }
-        if (L < 16) {
-            for (int l = 0; l < L; l++) {
-                gx += acc1.lane(l);
-            }
-        }
-        if (L < 8) {
-            for (int l = 0; l < L; l++) {
-                gx += acc2.lane(l);
-            }
-            for (int l = 0; l < L; l++) {
-                gx += acc3.lane(l);
-            }
-        }
-        for (int i = bound16; i < dim; i++) {
-            gx = Math.fma(dy[dyOff + i] * w[i], x[xOff + i], gx);
-        }
+        float gx = dot3Vector(dy, dyOff, w, x, xOff, dim); // g·x in the canonical order of VectorOps
         float c = r * r * r * gx / dim;
         int i = 0;
         for (int bound = S.loopBound(dim); i < bound; i += L) {

@@ -104,10 +104,9 @@ class TrainInterruptTest {
                 "--recipe", "bf16", "--threads", "1"));
         Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(errFile.toFile()).start();
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(200);
+            // No clock here: the method's @Timeout is the only guard against a child that hangs.
             while (!Files.readString(errFile).contains("step 1/")) {
                 assertTrue(p.isAlive(), "fp4 train ended early: " + Files.readString(errFile));
-                assertTrue(System.nanoTime() < deadline, "no progress line: " + Files.readString(errFile));
                 Thread.sleep(50);
             }
             int signal = catches(p.pid(), 2) ? 2 : 15;
