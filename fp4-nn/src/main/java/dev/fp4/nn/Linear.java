@@ -291,7 +291,17 @@ public final class Linear {
         if (compensate) {
             wT = Workspace.grow(wT, (long) in * out);
             transpose(weight.data(), out, in, wT);
-            residual.multiplyNTTransposed(wT, 0, out, y, 0, true); // Y += ΔX·Wᵀ
+            // Y += ΔX·Wᵀ; each row of Y is its own set of chains: split the rows over the pool.
+            CsrMatrix res = residual;
+            int chunks = chunks(res.nnz(), rows);
+            if (chunks == 1) {
+                res.multiplyNTTransposed(wT, 0, out, y, 0, true);
+            } else {
+                float[] wt = wT;
+                int n = rows;
+                Parallel.forEach(chunks, c -> res.multiplyNTTransposed(wt, 0, out, y, 0, true,
+                        (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
+            }
         }
         this.xhat = a;
         this.rows = rows;
@@ -386,9 +396,8 @@ public final class Linear {
         if (patch) {
             // Clamped elements: dX[r,c] = Σ_o dY[r,o]·W[o,c] (FP32 master weights of the forward, as
             // Ŵ is), the derivative of ΔX·Wᵀ: one fma chain over o per element, from Wᵀ's rows.
-            // Each element is its own chain: split the element range over the pool (same bits).
-            int nnz = residual.nnz();
-            int chunks = Parallel.threads() == 1 || nnz < parallelMin ? 1 : 4 * Parallel.threads();
+            // Each element is its own chain: split the columns over the pool (same bits).
+            int chunks = chunks(residual.nnz(), in);
             if (chunks == 1) {
                 residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
             } else {
@@ -397,8 +406,9 @@ public final class Linear {
                 float[] wt = wT;
                 float[] tg = target;
                 int o = out;
-                Parallel.forEach(chunks, c -> res.sampledProductNT(dyv, 0, o, wt, 0, tg, 0,
-                        (int) ((long) nnz * c / chunks), (int) ((long) nnz * (c + 1) / chunks)));
+                int cols = in;
+                Parallel.forEach(chunks, c -> res.sampledProductNTColumns(dyv, 0, o, wt, 0, tg, 0,
+                        (int) ((long) cols * c / chunks), (int) ((long) cols * (c + 1) / chunks)));
             }
             int n = rows * in;
             if (accumulate) {
@@ -506,9 +516,28 @@ public final class Linear {
             scratch.ensureDw((long) out * in);
             float[] gT = scratch.dw;
             transpose(grad, out, in, gT);
-            residual.multiplyTN(dy, 0, out, gT, 0, true);
+            // Each dWᵀ[c, o] chain runs over the rows in order whatever the split: split o over the
+            // pool, in whole vectors.
+            CsrMatrix res = residual;
+            int chunks = chunks(res.nnz(), out / 16);
+            if (chunks == 1) {
+                res.multiplyTN(dy, 0, out, gT, 0, true);
+            } else {
+                float[] dyv = dy;
+                int vecs = out / 16;
+                Parallel.forEach(chunks, c -> res.multiplyTN(dyv, 0, out, gT, 0,
+                        16 * (int) ((long) vecs * c / chunks), c == chunks - 1 ? out : 16 * (int) ((long) vecs * (c + 1) / chunks)));
+            }
             transpose(gT, in, out, grad);
         }
+    }
+
+    /**
+     * How many pieces to split FP4-only work over {@code nnz} elements into: 1 (the calling thread)
+     * with one thread or below {@link #parallelMin}, else 4 per thread, at most {@code units}.
+     */
+    private static int chunks(int nnz, int units) {
+        return Parallel.threads() == 1 || nnz < parallelMin || units < 2 ? 1 : Math.min(units, 4 * Parallel.threads());
     }
 
     /** grad[i] += dŴ[i] · f'(wScaled[i]) for i in [off, off + len). */

@@ -61,7 +61,7 @@ class ThreadCountDeterminismTest {
     }
 
     /**
-     * Every recipe; the FP4-only loops (DGE, the clamped-element dX patch) are split even at these
+     * Every recipe; the FP4-only loops (DGE, the clamped-element dX patch, the compensation products) are split even at these
      * small shapes by lowering {@link Linear#parallelMin} to 1.
      */
     @ParameterizedTest

@@ -91,14 +91,20 @@ class CsrKernelTest {
                     float[] vec = c0.clone();
                     float[] sca = c0.clone();
                     sp.multiplyNT(w, 0, n, ref, 0, acc);
-                    sp.multiplyNTTransposedVector(wt, 0, n, vec, 0, acc);
-                    sp.multiplyNTTransposedScalar(wt, 0, n, sca, 0, acc);
+                    sp.multiplyNTTransposedVector(wt, 0, n, vec, 0, acc, 0, m);
+                    sp.multiplyNTTransposedScalar(wt, 0, n, sca, 0, acc, 0, m);
                     String what = java.util.Arrays.toString(s) + " density " + density + " acc " + acc;
                     assertBits(ref, sca, "scalar twin vs multiplyNT " + what);
                     assertBits(sca, vec, "vector vs scalar " + what);
                     float[] pub = c0.clone();
                     sp.multiplyNTTransposed(wt, 0, n, pub, 0, acc);
                     assertBits(ref, pub, "dispatch " + what);
+                    // Row ranges in any order (what a split over threads does) give the same bits.
+                    float[] split = c0.clone();
+                    int cut = r.nextInt(m + 1);
+                    sp.multiplyNTTransposed(wt, 0, n, split, 0, acc, cut, m);
+                    sp.multiplyNTTransposed(wt, 0, n, split, 0, acc, 0, cut);
+                    assertBits(ref, split, "rows split at " + cut + " " + what);
                 }
             }
         }
@@ -118,9 +124,15 @@ class CsrKernelTest {
                 float[] c0 = adversarial(k * n, r, specialShare);
                 float[] vec = c0.clone();
                 float[] sca = c0.clone();
-                sp.multiplyTNVector(b, 0, n, vec, 0);
-                sp.multiplyTNScalar(b, 0, n, sca, 0);
+                sp.multiplyTNVector(b, 0, n, vec, 0, 0, n);
+                sp.multiplyTNScalar(b, 0, n, sca, 0, 0, n);
                 assertBits(sca, vec, "TN " + java.util.Arrays.toString(s) + " density " + density);
+                // Column ranges cut anywhere (inside a vector or not), in any order: the same bits.
+                float[] split = c0.clone();
+                int cut = r.nextInt(n + 1);
+                sp.multiplyTN(b, 0, n, split, 0, cut, n);
+                sp.multiplyTN(b, 0, n, split, 0, 0, cut);
+                assertBits(sca, split, "TN columns split at " + cut + " " + java.util.Arrays.toString(s));
             }
         }
     }
@@ -183,6 +195,46 @@ class CsrKernelTest {
                 sp.sampledProductNT(a, 0, n, b, 0, split, 0, 0, cut1);
                 sp.sampledProductNT(a, 0, n, b, 0, split, 0, cut1, cut2);
                 assertBits(expected, split, "split at " + cut1 + ", " + cut2 + " of " + nnz);
+                // Column ranges, likewise (the unit of the column kernel and of the split in Linear).
+                float[] byColumns = d0.clone();
+                int c1 = r.nextInt(k + 1);
+                int c2 = c1 + r.nextInt(k - c1 + 1);
+                sp.sampledProductNTColumns(a, 0, n, b, 0, byColumns, 0, c2, k);
+                sp.sampledProductNTColumns(a, 0, n, b, 0, byColumns, 0, 0, c1);
+                sp.sampledProductNTColumns(a, 0, n, b, 0, byColumns, 0, c1, c2);
+                assertBits(expected, byColumns, "columns split at " + c1 + ", " + c2 + " of " + k);
+            }
+        }
+    }
+
+    /** The column view is rebuilt when the pattern changes and its row offsets when n changes. */
+    @org.junit.jupiter.api.Test
+    void sampledProductFollowsANewPatternAndANewWidth() {
+        SplittableRandom r = new SplittableRandom(61);
+        int m = 40;
+        int k = 24;
+        CsrMatrix sp = sparse(m, k, 0.4, r, 0.0);
+        for (int round = 0; round < 4; round++) {
+            int n = round % 2 == 0 ? 17 : 33;
+            float[] a = adversarial(m * n, r, 0.0);
+            float[] b = adversarial(k * n, r, 0.0);
+            float[] expected = new float[m * k];
+            sp.sampledProductNT(a, 0, n, b, 0, expected, 0, 0, sp.nnz()); // element order: the other kernel
+            float[] got = new float[m * k];
+            sp.sampledProductNT(a, 0, n, b, 0, got, 0);
+            assertBits(expected, got, "round " + round + " n " + n);
+            // A new pattern in the same matrix: rows with 0 to 12 elements.
+            sp.reset(m, k);
+            for (int i = 0; i < m; i++) {
+                int count = r.nextInt(13);
+                int c = 0;
+                for (int e = 0; e < count && c < k; e++) {
+                    c += 1 + r.nextInt(2);
+                    if (c - 1 < k) {
+                        sp.append(c - 1, (float) r.nextGaussian());
+                    }
+                }
+                sp.endRow();
             }
         }
     }
@@ -217,5 +269,8 @@ class CsrKernelTest {
         IllegalArgumentException e3 = assertThrows(IllegalArgumentException.class,
                 () -> sp.sampledProductNT(new float[6], 0, 2, new float[8], 0, new float[12], 0, 0, sp.nnz() + 1));
         org.junit.jupiter.api.Assertions.assertTrue(e3.getMessage().contains("element range"), e3.getMessage());
+        IllegalArgumentException e4 = assertThrows(IllegalArgumentException.class,
+                () -> sp.sampledProductNTColumns(new float[6], 0, 2, new float[8], 0, new float[12], 0, 2, 5));
+        org.junit.jupiter.api.Assertions.assertTrue(e4.getMessage().contains("column range"), e4.getMessage());
     }
 }

@@ -23,6 +23,9 @@ final class Fp8Operand implements OperandFormat {
     static final Fp8Operand E4M3 = new Fp8Operand("e4m3", dev.fp4.core.format.E4M3.MAX, 8, true);
     static final Fp8Operand E5M2 = new Fp8Operand("e5m2", dev.fp4.core.format.E5M2.MAX, 15, false);
 
+    /** Below this many elements a quantization stays on the calling thread. */
+    static final int PARALLEL_MIN = 1 << 16;
+
     private final String name;
     private final float max;
     private final int topExponent; // max = 1.75·2^topExponent
@@ -87,7 +90,23 @@ final class Fp8Operand implements OperandFormat {
             int n = Math.multiplyExact(rows, cols);
             java.util.Objects.checkFromIndexSize(srcOff, n, src.length);
             java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
-            float amax = QuantKernels.absMax(src, srcOff, n);
+            int chunks = n < PARALLEL_MIN || dev.fp4.nn.Parallel.threads() == 1 ? 1 : 4 * dev.fp4.nn.Parallel.threads();
+            float amax;
+            if (chunks == 1) {
+                amax = QuantKernels.absMax(src, srcOff, n);
+            } else {
+                // The maximum of the chunks' maxima is the same value (max is exact); NaN or ∞ in any
+                // chunk makes it non-finite, as in one pass.
+                float[] part = new float[chunks];
+                dev.fp4.nn.Parallel.forEach(chunks, c -> {
+                    int from = (int) ((long) n * c / chunks);
+                    part[c] = QuantKernels.absMax(src, srcOff + from, (int) ((long) n * (c + 1) / chunks) - from);
+                });
+                amax = part[0];
+                for (int c = 1; c < chunks; c++) {
+                    amax = part[c] != part[c] || amax != amax ? Float.NaN : Math.max(amax, part[c]);
+                }
+            }
             if (!(amax < Float.POSITIVE_INFINITY)) {
                 int i = QuantKernels.firstNonFinite(src, srcOff, n);
                 throw new IllegalArgumentException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
@@ -95,10 +114,26 @@ final class Fp8Operand implements OperandFormat {
                         + " accepts only finite input");
             }
             int e = scaleExponent(amax);
-            if (src != dst || srcOff != dstOff) {
-                System.arraycopy(src, srcOff, dst, dstOff, n);
+            float up = Math.scalb(1f, e);
+            float down = Math.scalb(1f, -e);
+            boolean copy = src != dst || srcOff != dstOff;
+            // Element-wise, so chunks give the same bits; but not over a range that overlaps the source
+            // at another offset (the chunks would race): arraycopy handles that on one thread.
+            if (chunks == 1 || (src == dst && copy && Math.abs((long) srcOff - dstOff) < n)) {
+                if (copy) {
+                    System.arraycopy(src, srcOff, dst, dstOff, n);
+                }
+                Fp8Quantizer.roundScaled(dst, dstOff, n, up, down, format);
+            } else {
+                dev.fp4.nn.Parallel.forEach(chunks, c -> {
+                    int from = (int) ((long) n * c / chunks);
+                    int len = (int) ((long) n * (c + 1) / chunks) - from;
+                    if (copy) {
+                        System.arraycopy(src, srcOff + from, dst, dstOff + from, len);
+                    }
+                    Fp8Quantizer.roundScaled(dst, dstOff + from, len, up, down, format);
+                });
             }
-            Fp8Quantizer.roundScaled(dst, dstOff, n, Math.scalb(1f, e), Math.scalb(1f, -e), format);
         };
     }
 

@@ -48,6 +48,64 @@ class OperandFormatTest {
         assertEquals(6, Fp8Operand.E5M2.scaleExponent(500f));
     }
 
+    /**
+     * Large operands are split over the pool (amax per chunk, then rounding per chunk): the result is
+     * the same bits with 1, 2 and 3 threads, into another array, in place, and into an overlapping
+     * range of the same array (which stays on one thread); a NaN or ∞ in any chunk is still named.
+     */
+    @Test
+    void fp8GivesTheSameBitsWithAnyThreadCount() {
+        int saved = dev.fp4.nn.Parallel.threads();
+        try {
+            SplittableRandom r = new SplittableRandom(71);
+            int rows = 300;
+            int cols = 777; // 233,100 elements: above the split threshold, not a multiple of anything
+            float[] x = new float[rows * cols];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (r.nextGaussian() * Math.exp(4 * r.nextGaussian()));
+            }
+            x[x.length - 5] = 1.0e9f; // the amax sits in the last chunk
+            float[][] byThreads = new float[3][];
+            for (int t = 1; t <= 3; t++) {
+                dev.fp4.nn.Parallel.setThreads(t);
+                for (OperandFormat f : new OperandFormat[] {OperandFormat.E4M3, OperandFormat.E5M2}) {
+                    Quantizer q = f.newQuantizer();
+                    float[] out = new float[x.length];
+                    q.quantize(x, 0, rows, cols, out, 0, 0);
+                    float[] inPlace = x.clone();
+                    q.quantize(inPlace, 0, rows, cols, inPlace, 0, 0);
+                    assertArrayEquals(out, inPlace, f + " in place, threads " + t);
+                    float[] shifted = new float[x.length + 7];
+                    System.arraycopy(x, 0, shifted, 7, x.length);
+                    q.quantize(shifted, 7, rows, cols, shifted, 0, 0); // overlapping, other offset
+                    assertArrayEquals(out, java.util.Arrays.copyOf(shifted, x.length), f + " overlap, threads " + t);
+                    if (f == OperandFormat.E4M3) {
+                        byThreads[t - 1] = out;
+                    }
+                    float[] bad = x.clone();
+                    bad[x.length - 2] = Float.POSITIVE_INFINITY;
+                    var e = assertThrows(IllegalArgumentException.class,
+                            () -> q.quantize(bad, 0, rows, cols, new float[x.length], 0, 0));
+                    assertTrue(e.getMessage().contains("(row " + (rows - 1) + ", col " + (cols - 2) + ")"), e.getMessage());
+                }
+            }
+            assertArrayEquals(byThreads[0], byThreads[1], "1 vs 2 threads");
+            assertArrayEquals(byThreads[0], byThreads[2], "1 vs 3 threads");
+            // And it is the per-element rounding: spot-check against the scalar definition.
+            float amax = 0f;
+            for (float v : x) {
+                amax = Math.max(amax, Math.abs(v));
+            }
+            int e = Fp8Operand.E4M3.scaleExponent(amax);
+            for (int i = 0; i < x.length; i += 997) {
+                float want = Math.scalb(Fp8Operand.E4M3.round(Math.scalb(x[i], e)), -e);
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(byThreads[0][i]), "element " + i);
+            }
+        } finally {
+            dev.fp4.nn.Parallel.setThreads(saved);
+        }
+    }
+
     @Test
     void fp8RejectsNonFiniteInputNamingTheElementAndWritesNothing() {
         float[] x = {1f, 2f, 3f, Float.NaN, 5f, 6f};
