@@ -329,13 +329,17 @@ public final class FlashAttention {
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             int n = Math.min(cols, r + 3 + limit); // columns the last row of the group needs
+            // Whole vectors up to n rounded up (the extra columns are outside the region, allowed to
+            // hold anything, and within the block while under loopBound(cols)): on the causal diagonal
+            // this replaces up to L − 1 scalar dot products per row by one vector.
+            int nv = Math.min((n + L - 1) / L * L, S.loopBound(cols));
             int a0 = aOff + r * lda;
             int a1 = a0 + lda;
             int a2 = a1 + lda;
             int a3 = a2 + lda;
             int s0 = r * lds;
             int c = 0;
-            for (; c + 2 * L <= n; c += 2 * L) {
+            for (; c + 2 * L <= nv; c += 2 * L) {
                 FloatVector acc0 = FloatVector.zero(S);
                 FloatVector acc1 = FloatVector.zero(S);
                 FloatVector acc2 = FloatVector.zero(S);
@@ -370,7 +374,7 @@ public final class FlashAttention {
                 acc6.intoArray(s, s0 + 2 * lds + c + L);
                 acc7.intoArray(s, s0 + 3 * lds + c + L);
             }
-            for (int bound = S.loopBound(n); c < bound; c += L) {
+            for (; c < nv; c += L) {
                 FloatVector acc0 = FloatVector.zero(S);
                 FloatVector acc1 = FloatVector.zero(S);
                 FloatVector acc2 = FloatVector.zero(S);
@@ -397,10 +401,11 @@ public final class FlashAttention {
         }
         for (; r < rows; r++) {
             int n = Math.min(cols, r + limit);
+            int nv = Math.min((n + L - 1) / L * L, S.loopBound(cols));
             int a0 = aOff + r * lda;
             int s0 = r * lds;
             int c = 0;
-            for (int bound = S.loopBound(n); c < bound; c += L) {
+            for (; c < nv; c += L) {
                 FloatVector acc0 = FloatVector.zero(S);
                 int bp = btOff + c;
                 for (int p = 0; p < d; p++, bp += ldb) {
