@@ -1,7 +1,11 @@
 package dev.fp4.core.gemm;
 
 import dev.fp4.core.quant.Fp4Tensor;
+import dev.fp4.core.simd.Simd;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * One operand of the blocked GeMM seen as a logical matrix X[x, p] with an outer index x (a row of
@@ -10,6 +14,8 @@ import java.util.Arrays;
  * scale it contributes per outer index when its scale is constant along the reduction.
  */
 abstract class GemmOperand {
+    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final int L = F.length();
 
     /** true: the reduction runs down the rows of the stored matrix (X[x, p] is element [p, x]). */
     boolean kMajor;
@@ -51,8 +57,8 @@ abstract class GemmOperand {
 
     /**
      * Spreads one reduction row (outer indices 0..len from {@code src[s]}) into row q of the panels.
-     * Narrow panels (the MR-tall left operand) copy element by element: a 6-float arraycopy costs
-     * more than the copy itself.
+     * Narrow panels (the MR-tall left operand) move with one masked vector load and store each (or
+     * element by element without vectors): a 6-float arraycopy costs more than the copy itself.
      */
     static void spreadRow(float[] src, int s, int len, float[] dst, int q, int kc, int width) {
         int panelStride = kc * width;
@@ -63,7 +69,15 @@ abstract class GemmOperand {
             }
             return;
         }
-        for (int t0 = 0; t0 < len; t0 += width, d += panelStride) {
+        int t0 = 0;
+        if (Simd.ENABLED && width <= L) {
+            // One masked vector move per panel instead of width element copies (the same values).
+            VectorMask<Float> m = F.indexInRange(0, width);
+            for (int full = len - len % width; t0 < full; t0 += width, d += panelStride) {
+                FloatVector.fromArray(F, src, s + t0, m).intoArray(dst, d, m);
+            }
+        }
+        for (; t0 < len; t0 += width, d += panelStride) {
             int w = Math.min(width, len - t0);
             int from = s + t0;
             for (int t = 0; t < w; t++) {
