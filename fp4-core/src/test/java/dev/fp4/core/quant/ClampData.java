@@ -12,6 +12,19 @@ final class ClampData {
     static final String[] KINDS = {"gaussian", "duplicates", "signedZeros", "constant", "heavyTailed",
         "ascending", "descending", "organPipe", "subnormals"};
 
+    /**
+     * Further kinds for the band pass: activations with outlier channels, and data made against its
+     * fixed-stride sample (every sampled position holds a huge value, so the sample says nothing about
+     * the lower quantile and its band misses; see {@link OutlierClamp}'s sample: n/8 keys at most 2048,
+     * at stride n / size, offset stride / 2).
+     */
+    static final String[] BAND_KINDS = {"outlierChannels", "sampleAdversarial", "reluLike", "bf16Gaussian"};
+
+    /** The band pass's sample stride for a group of n values. */
+    static int sampleStride(int n) {
+        return n / Math.min(2048, n / 8);
+    }
+
     static float[] make(String kind, int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] x = new float[n];
@@ -28,6 +41,14 @@ final class ClampData {
                 case "descending" -> n - i;
                 case "organPipe" -> Math.min(i, n - 1 - i);
                 case "subnormals" -> Float.MIN_VALUE * (r.nextInt(201) - 100);
+                // Every 64th channel 20x larger, as transformer activations have.
+                case "outlierChannels" -> (float) r.nextGaussian() * (i % 64 == 5 ? 20f : 1f);
+                case "sampleAdversarial" -> n >= 8 && i % sampleStride(n) == sampleStride(n) / 2
+                        ? 1e6f + i : (float) r.nextGaussian();
+                // Half exact zeros: the lower quantile sits in a huge tie.
+                case "reluLike" -> Math.max(0f, (float) r.nextGaussian());
+                // Gaussian rounded to BF16: ties of hundreds of elements around the quantiles.
+                case "bf16Gaussian" -> Float.intBitsToFloat(Float.floatToRawIntBits((float) r.nextGaussian()) & 0xFFFF0000);
                 default -> throw new IllegalArgumentException(kind);
             };
         }
