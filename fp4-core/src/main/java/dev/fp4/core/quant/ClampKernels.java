@@ -89,8 +89,8 @@ final class ClampKernels {
     // ---- band pass (both quantiles at once) ---------------------------------------------------------
 
     /** Ints of band-pass state the kernel reads and updates (see {@link #bandPass}). */
-    static final int BAND_STATE = 11;
-    /** Ints a vector band pass may write past the final write position (unselected lanes of a compaction). */
+    static final int BAND_STATE = 12;
+    /** Ints a vector band pass may write past a final write position (unselected lanes of a compaction). */
     static final int BAND_SLACK = 64;
 
     /**
@@ -99,11 +99,11 @@ final class ClampKernels {
      * <pre>
      *   st[3j] = a_j,  st[3j+1] = a_j + 1,  st[3j+2] = b_j − a_j   (the width; 0: the band keeps nothing)
      *   st[6+2j] += #(key &lt; a_j),  st[7+2j] += #(key &lt; a_j + 1)
-     *   st[10]: write position in buf; each key in band 0 or band 1 (or both) is appended there once, in order
+     *   st[10+j]: write position in buf; each key in band j is appended there, in order
      * </pre>
      * A key is in band j iff a_j &lt; key ≤ b_j, tested as (key − (a_j + 1)) &lt; width, unsigned. A vector
-     * pass may also write up to {@link #BAND_SLACK} ints past the final write position (unspecified
-     * values). Returns −1, or the first i whose x is not finite (then the state is unspecified).
+     * pass may also write up to {@link #BAND_SLACK} ints past each final write position (unspecified
+     * values), even for an empty band. Returns −1, or the first i whose x is not finite (then the state is unspecified).
      */
     static int bandPass(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
         return Simd.ENABLED ? bandPassVector(x, xOff, len, buf, st, sOff) : bandPassScalar(x, xOff, len, buf, st, sOff);
@@ -125,7 +125,8 @@ final class ClampKernels {
         int upTo0 = 0;
         int below1 = 0;
         int upTo1 = 0;
-        int w = st[sOff + 10];
+        int w0 = st[sOff + 10];
+        int w1 = st[sOff + 11];
         for (int i = start; i < len; i++) {
             int b = Float.floatToRawIntBits(x[xOff + i]);
             if ((b & EXP_MASK) == EXP_MASK) {
@@ -136,15 +137,19 @@ final class ClampKernels {
             upTo0 += k < lo0 ? 1 : 0;
             below1 += k < a1 ? 1 : 0;
             upTo1 += k < lo1 ? 1 : 0;
-            if (Integer.compareUnsigned(k - lo0, width0) < 0 || Integer.compareUnsigned(k - lo1, width1) < 0) {
-                buf[w++] = k;
+            if (Integer.compareUnsigned(k - lo0, width0) < 0) {
+                buf[w0++] = k;
+            }
+            if (Integer.compareUnsigned(k - lo1, width1) < 0) {
+                buf[w1++] = k;
             }
         }
         st[sOff + 6] += below0;
         st[sOff + 7] += upTo0;
         st[sOff + 8] += below1;
         st[sOff + 9] += upTo1;
-        st[sOff + 10] = w;
+        st[sOff + 10] = w0;
+        st[sOff + 11] = w1;
         return -1;
     }
 
@@ -163,7 +168,8 @@ final class ClampKernels {
         IntVector below1 = below0;
         IntVector upTo1 = below0;
         IntVector exp = below0;
-        int w = st[sOff + 10];
+        int w0 = st[sOff + 10];
+        int w1 = st[sOff + 11];
         int i = 0;
         for (; i < bound; i += step) {
             IntVector b = FloatVector.fromArray(F, x, xOff + i).reinterpretAsInts();
@@ -174,12 +180,14 @@ final class ClampKernels {
             upTo0 = upTo0.add(one, k.compare(VectorOperators.LT, lo0));
             below1 = below1.add(one, k.compare(VectorOperators.LT, a1));
             upTo1 = upTo1.add(one, k.compare(VectorOperators.LT, lo1));
-            VectorMask<Integer> in = k.sub(lo0).compare(VectorOperators.ULT, width0)
-                    .or(k.sub(lo1).compare(VectorOperators.ULT, width1));
+            VectorMask<Integer> in0 = k.sub(lo0).compare(VectorOperators.ULT, width0);
+            VectorMask<Integer> in1 = k.sub(lo1).compare(VectorOperators.ULT, width1);
             // Unconditional compaction (faster than a branch here): the selected lanes first; the
             // rest lands past the write position and is overwritten by the next store.
-            k.compress(in).intoArray(buf, w);
-            w += in.trueCount();
+            k.compress(in0).intoArray(buf, w0);
+            w0 += in0.trueCount();
+            k.compress(in1).intoArray(buf, w1);
+            w1 += in1.trueCount();
         }
         if (exp.reduceLanes(VectorOperators.MAX) == EXP_MASK) {
             for (int j = 0; j < bound; j++) {
@@ -192,7 +200,8 @@ final class ClampKernels {
         st[sOff + 7] += upTo0.reduceLanes(VectorOperators.ADD);
         st[sOff + 8] += below1.reduceLanes(VectorOperators.ADD);
         st[sOff + 9] += upTo1.reduceLanes(VectorOperators.ADD);
-        st[sOff + 10] = w;
+        st[sOff + 10] = w0;
+        st[sOff + 11] = w1;
         return bandPassScalarAt(x, xOff, i, len, buf, st, sOff);
     }
 

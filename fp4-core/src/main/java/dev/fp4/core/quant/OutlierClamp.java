@@ -73,7 +73,7 @@ public final class OutlierClamp {
     /** Most keys the band pass samples (n/8 for smaller groups). */
     private static final int BAND_SAMPLE = 2048;
     /** Half-width of a band in standard deviations of the sample count below the wanted rank. */
-    private static final double BAND_SIGMAS = 4.0;
+    private static final double BAND_SIGMAS = 3.5;
     /** Elements per band-pass kernel call: the band buffers' room is checked between calls. */
     private static final int BAND_BLOCK = 4096;
     /** Fewest elements a piece of parallel work gets. */
@@ -81,12 +81,12 @@ public final class OutlierClamp {
 
     // Band-pass state of one piece: the kernel's ints (ClampKernels.bandPass), then bookkeeping.
     private static final int STRIDE = 32;
-    private static final int OVERFLOW = ClampKernels.BAND_STATE; // the buffer ran out of room: keys were dropped
-    private static final int BAD = OVERFLOW + 1; // index in x of the first non-finite element, or -1
-    private static final int START = OVERFLOW + 2; // start of the piece's buffer in work
-    private static final int LIMIT = OVERFLOW + 3; // the furthest its write position may reach
-    private static final int FROM = OVERFLOW + 4; // first element of the piece (relative to the group)
-    private static final int LEN = OVERFLOW + 5; // elements of the piece
+    private static final int OVERFLOW = ClampKernels.BAND_STATE; // + band: its buffer ran out of room
+    private static final int BAD = OVERFLOW + 2; // index in x of the first non-finite element, or -1
+    private static final int START = OVERFLOW + 3; // + band: start of the piece's band buffer in work
+    private static final int LIMIT = OVERFLOW + 5; // + band: the furthest its write position may reach
+    private static final int FROM = OVERFLOW + 7; // first element of the piece (relative to the group)
+    private static final int LEN = OVERFLOW + 8; // elements of the piece
     private static final long MISS = Long.MIN_VALUE;
     /** Keys of the most negative and most positive finite floats: band ends past the sample's ends. */
     private static final int LOWEST = ClampKernels.key(-Float.MAX_VALUE);
@@ -491,10 +491,9 @@ public final class OutlierClamp {
                            int uOff) {
         int lo = lowerIndex(n, alpha);
         int hi = upperIndex(n, alpha);
-        int sampleSize = Math.min(BAND_SAMPLE, n / 8);
-        int stride = n / sampleSize;
-        // work: [sample | a copy for selection | its scratch | piece buffers | one band's keys | scratch]
-        int regionBase = 2 * sampleSize + sampleSize / 4 + SMALL;
+        int size = sampleSize(n);
+        // work: [sample | a copy for selection | its scratch | band 0 buffers | band 1 buffers | scratch]
+        int regionBase = 2 * size + size / 4 + SMALL;
         int[] st = s.state(pieces * STRIDE);
         long regions = 0;
         for (int p = 0; p < pieces; p++) {
@@ -502,58 +501,49 @@ public final class OutlierClamp {
             int len = pieceStart(n, p + 1, pieces) - from;
             st[p * STRIDE + FROM] = from;
             st[p * STRIDE + LEN] = len;
-            regions += roomFor(len) + ClampKernels.BAND_SLACK;
+            regions += 2L * (roomFor(len) + ClampKernels.BAND_SLACK);
         }
-        long need = Math.max(n + n / 4 + SMALL, regionBase + 2 * regions + regions / 4 + 2 * SMALL);
+        long need = Math.max(n + n / 4 + SMALL, regionBase + regions + regions / 8 + SMALL);
         if (need > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("group of " + n + " values is too large for the selection scratch");
         }
         int[] work = s.work((int) need);
-        for (int i = 0; i < sampleSize; i++) {
-            work[i] = ClampKernels.key(x[off + i * stride + stride / 2]);
+        for (int i = 0; i < size; i++) {
+            work[i] = ClampKernels.key(x[off + samplePosition(n, size, i)]);
         }
-        long band0 = band(work, sampleSize, lo, n);
-        long band1 = band(work, sampleSize, hi, n);
+        long band0 = band(work, size, lo, n);
+        long band1 = band(work, size, hi, n);
         int pos = regionBase;
-        for (int p = 0; p < pieces; p++) {
-            int so = p * STRIDE;
-            for (int j = 0; j < 2; j++) {
-                long band = j == 0 ? band0 : band1;
-                int a = (int) (band >> 32);
+        for (int j = 0; j < 2; j++) {
+            long band = j == 0 ? band0 : band1;
+            int a = (int) (band >> 32);
+            for (int p = 0; p < pieces; p++) {
+                int so = p * STRIDE;
                 st[so + 3 * j] = a;
                 st[so + 3 * j + 1] = a + 1;
                 st[so + 3 * j + 2] = (int) band - a;
                 st[so + 6 + 2 * j] = 0;
                 st[so + 7 + 2 * j] = 0;
+                st[so + 10 + j] = pos;
+                st[so + START + j] = pos;
+                st[so + LIMIT + j] = pos + roomFor(st[so + LEN]);
+                st[so + OVERFLOW + j] = 0;
+                st[so + BAD] = -1;
+                pos += roomFor(st[so + LEN]) + ClampKernels.BAND_SLACK;
             }
-            st[so + 10] = pos;
-            st[so + START] = pos;
-            st[so + LIMIT] = pos + roomFor(st[so + LEN]);
-            st[so + OVERFLOW] = 0;
-            st[so + BAD] = -1;
-            pos += roomFor(st[so + LEN]) + ClampKernels.BAND_SLACK;
         }
         if (pieces == 1) {
             bandPiece(x, off, work, st, 0);
         } else {
             Gemm.parallelFor(pieces, p -> bandPiece(x, off, work, st, p * STRIDE));
         }
-        boolean overflow = false;
-        int end = st[10];
         for (int p = 0; p < pieces; p++) {
-            int so = p * STRIDE;
-            if (st[so + BAD] >= 0) {
-                return st[so + BAD];
-            }
-            overflow |= st[so + OVERFLOW] != 0;
-            if (p > 0) { // gather the buffers after piece 0's, in piece order
-                int k = st[so + 10] - st[so + START];
-                System.arraycopy(work, st[so + START], work, end, k);
-                end += k;
+            if (st[p * STRIDE + BAD] >= 0) {
+                return st[p * STRIDE + BAD];
             }
         }
-        long lowKey = resolve(work, st, pieces, 0, lo, band0, regionBase, overflow ? -1 : end, pos);
-        long highKey = resolve(work, st, pieces, 1, hi, band1, regionBase, overflow ? -1 : end, pos);
+        long lowKey = resolve(work, st, pieces, 0, lo, band0, pos);
+        long highKey = resolve(work, st, pieces, 1, hi, band1, pos);
         if (lowKey == MISS || highKey == MISS) {
             s.bandMisses++;
         }
@@ -571,9 +561,25 @@ public final class OutlierClamp {
         return -1;
     }
 
-    /** Buffer room of a piece of {@code len} values: a quarter (bands hold a few %), and a block. */
+    /** Sample size of the band pass for a group of n ≥ 8 values. */
+    static int sampleSize(int n) {
+        return Math.min(BAND_SAMPLE, n / 8);
+    }
+
+    /**
+     * Position of sample key i (of {@code size}) in a group of n: one per stratum of n / size values,
+     * at a pseudo-random (fixed) offset inside it, so that no period of the data (a row length, a
+     * channel) lines up with the sample.
+     */
+    static int samplePosition(int n, int size, int i) {
+        int stride = n / size;
+        long h = ((i + 1) * 0x9E3779B97F4A7C15L) >>> 32; // 32 well-mixed bits
+        return i * stride + (int) ((h * stride) >>> 32);
+    }
+
+    /** Room of a band buffer for a piece of {@code len} values: an eighth (a band holds a few %), and a block. */
     private static int roomFor(int len) {
-        return len / 4 + BAND_BLOCK;
+        return len / 8 + BAND_BLOCK;
     }
 
     /** First element of piece p of n split in {@code pieces} (multiples of 64 inside). */
@@ -603,16 +609,17 @@ public final class OutlierClamp {
         return select(work, size, 2 * size, r, 2 * size, BAD_STEP_BUDGET);
     }
 
-    /** The band pass of one piece, in blocks; when the buffer may not hold the next block, it stops storing. */
+    /** The band pass of one piece, in blocks; a band whose buffer may not hold the next block stops storing. */
     private static void bandPiece(float[] x, int off, int[] work, int[] st, int so) {
         int from = off + st[so + FROM];
         int len = st[so + LEN];
         for (int done = 0; done < len; done += BAND_BLOCK) {
             int block = Math.min(BAND_BLOCK, len - done);
-            if (st[so + 10] + block > st[so + LIMIT]) {
-                st[so + 2] = 0; // empty bands: nothing more is kept
-                st[so + 5] = 0;
-                st[so + OVERFLOW] = 1;
+            for (int j = 0; j < 2; j++) {
+                if (st[so + 10 + j] + block > st[so + LIMIT + j]) {
+                    st[so + 3 * j + 2] = 0; // an empty band: nothing more is kept
+                    st[so + OVERFLOW + j] = 1;
+                }
             }
             int bad = ClampKernels.bandPass(x, from + done, block, work, st, so);
             if (bad >= 0) {
@@ -623,19 +630,19 @@ public final class OutlierClamp {
     }
 
     /**
-     * The key of rank r from band j's counts and the gathered buffer work[from, to) (to = −1: keys
-     * were dropped), or MISS. Copies the band's keys out of the buffer to work[area ..] and selects
-     * there.
+     * The key of rank r from band j's counts and buffers, or MISS. Gathers the pieces' buffers after
+     * piece 0's (in piece order) and selects there, with scratch from {@code scratch} on.
      */
-    private static long resolve(int[] work, int[] st, int pieces, int j, int rank, long band, int from, int to,
-                                int area) {
+    private static long resolve(int[] work, int[] st, int pieces, int j, int rank, long band, int scratch) {
         int a = (int) (band >> 32);
         int b = (int) band;
         long below = 0; // keys < a
         long upToA = 0; // keys <= a
+        boolean overflow = false;
         for (int p = 0; p < pieces; p++) {
             below += st[p * STRIDE + 6 + 2 * j];
             upToA += st[p * STRIDE + 7 + 2 * j];
+            overflow |= st[p * STRIDE + OVERFLOW + j] != 0;
         }
         if (rank < below) {
             return MISS;
@@ -643,14 +650,19 @@ public final class OutlierClamp {
         if (rank < upToA) {
             return a;
         }
-        if (to < 0 || a >= b) {
+        if (overflow || a >= b) {
             return MISS;
         }
-        System.arraycopy(work, from, work, area, to - from);
-        int end = ClampKernels.keepGreater(work, area, area + to - from, a);
-        end = ClampKernels.keepLess(work, area, end, b + 1); // b <= HIGHEST: no overflow
+        int base = st[START + j];
+        int end = st[10 + j];
+        for (int p = 1; p < pieces; p++) {
+            int so = p * STRIDE;
+            int k = st[so + 10 + j] - st[so + START + j];
+            System.arraycopy(work, st[so + START + j], work, end, k);
+            end += k;
+        }
         long r = rank - upToA;
-        return r < end - area ? select(work, area, end, (int) r, end, BAD_STEP_BUDGET) : MISS;
+        return r < end - base ? select(work, base, end, (int) r, scratch, BAD_STEP_BUDGET) : MISS;
     }
 
     // ---- selection -------------------------------------------------------------------------------

@@ -222,35 +222,39 @@ class ClampKernelsTest {
                     st[6 + 2 * j] = 7 * j; // counts add to what is there
                     st[7 + 2 * j] = 3;
                 }
+                int room = len + 5 + ClampKernels.BAND_SLACK;
                 st[10] = 5;
+                st[11] = 5 + room;
                 int[] stS = shifted(st, 2);
                 int[] stV = shifted(st, 2);
-                int[] bufS = new int[len + 5 + ClampKernels.BAND_SLACK];
-                int[] bufV = new int[len + 5 + ClampKernels.BAND_SLACK];
+                int[] bufS = new int[2 * room + 5];
+                int[] bufV = new int[2 * room + 5];
                 assertEquals(-1, ClampKernels.bandPassScalar(x, 3, len, bufS, stS, 2));
                 assertEquals(-1, ClampKernels.bandPass(x, 3, len, bufV, stV, 2));
                 assertArrayEquals(stS, stV, "len " + len + " trial " + trial);
-                int w = stS[2 + 10];
-                assertArrayEquals(Arrays.copyOf(bufS, w), Arrays.copyOf(bufV, w), "len " + len + " trial " + trial);
-                // The definition, element by element.
-                int e = 5;
-                int[] counts = {0, 3, 7, 3};
-                for (int i = 3; i < 3 + len; i++) {
-                    int k = keys[i];
-                    boolean in = false;
-                    for (int j = 0; j < 2; j++) {
-                        int a = st[3 * j];
-                        long b = (long) a + Integer.toUnsignedLong(st[3 * j + 2]);
-                        counts[2 * j] += k < a ? 1 : 0;
-                        counts[2 * j + 1] += k <= a ? 1 : 0;
-                        in |= k > a && k <= b;
+                for (int j = 0; j < 2; j++) {
+                    int from = st[10 + j];
+                    int to = stS[2 + 10 + j];
+                    assertArrayEquals(Arrays.copyOfRange(bufS, from, to), Arrays.copyOfRange(bufV, from, to),
+                            "len " + len + " trial " + trial + " band " + j);
+                    // The definition, element by element.
+                    int a = st[3 * j];
+                    long b = (long) a + Integer.toUnsignedLong(st[3 * j + 2]);
+                    int e = from;
+                    int below = st[6 + 2 * j];
+                    int upTo = st[7 + 2 * j];
+                    for (int i = 3; i < 3 + len; i++) {
+                        int k = keys[i];
+                        below += k < a ? 1 : 0;
+                        upTo += k <= a ? 1 : 0;
+                        if (k > a && k <= b) {
+                            assertEquals(k, bufS[e++], "kept key in order");
+                        }
                     }
-                    if (in) {
-                        assertEquals(k, bufS[e++], "kept key in order");
-                    }
+                    assertEquals(e, to);
+                    assertEquals(below, stS[2 + 6 + 2 * j]);
+                    assertEquals(upTo, stS[2 + 7 + 2 * j]);
                 }
-                assertEquals(e, w);
-                assertArrayEquals(counts, Arrays.copyOfRange(stS, 2 + 6, 2 + 10));
             }
             if (len > 0) {
                 for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
@@ -261,7 +265,8 @@ class ClampKernelsTest {
                         y[3 + at + 2] = Float.NaN; // the first one is reported
                     }
                     int[] st = new int[ClampKernels.BAND_STATE];
-                    int[] buf = new int[len + ClampKernels.BAND_SLACK];
+                    int[] buf = new int[2 * (len + ClampKernels.BAND_SLACK)];
+                    st[11] = len + ClampKernels.BAND_SLACK;
                     assertEquals(at, ClampKernels.bandPassScalar(y, 3, len, buf, st.clone(), 0));
                     assertEquals(at, ClampKernels.bandPass(y, 3, len, buf, st.clone(), 0), "len " + len);
                 }
