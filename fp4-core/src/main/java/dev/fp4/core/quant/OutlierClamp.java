@@ -17,7 +17,14 @@ import java.util.Objects;
  * 0.99·100 rounds to 99.0 in double: nothing is clamped above). α = 1 would index s[n]; it is
  * capped to n − 1 (the maximum), so α = 1 clamps nothing.
  *
- * <p>The two order statistics are found by selection, never by sorting a group: a quickselect that
+ * <p>The two order statistics are found by selection, never by sorting a group. A contiguous group of
+ * at least {@value #BAND_MIN} values (the whole tensor, or a long row) finds both in ONE pass over
+ * it, after Floyd and Rivest: from 2048 keys sampled one per stratum, each wanted rank gets a narrow
+ * band of keys (a few standard deviations of the sample count either side of it); the pass counts the
+ * keys below each band's lower end and copies the keys inside each band to a buffer, and a
+ * selection in that buffer (a few % of the group) gives the rank. When the rank falls outside its
+ * band (a misleading sample; it is checked by the counts) it is selected from all keys, so only speed
+ * depends on the sample. Other groups use a quickselect that
  * keeps only the side of a pivot holding the wanted rank (a vectorized count of keys below/equal to
  * the pivot, then a vectorized compaction of the kept side), with deterministic pivots (first a key of a fixed-stride sample of
  * 32 chosen just on the median's side of the wanted rank, then median of 3 or Tukey's ninther) and, after 3 steps that keep more than 3/4 of the range, the median of medians of 5 as
@@ -37,9 +44,16 @@ import java.util.Objects;
  * <p>Non-finite input is rejected ({@link IllegalArgumentException} naming row and column) before
  * anything is written.
  *
+ * <p>Threads: with more than one thread in {@link Gemm}'s shared pool, large inputs are split over it
+ * (the band pass by element ranges, per-row and per-column bounds by ranges of groups, the clamp
+ * and residual by row ranges, each piece's residual appended in row order). Every result (bounds,
+ * clamped values, residual, count, and which non-finite element an exception names) is the same
+ * bit for bit whatever the thread count and vector width.
+ *
  * <p>Buffers: the instance keeps its scratch arrays (sized on first use, grown only for larger
- * shapes), so a training step allocates nothing once shapes are stable. An instance is therefore
- * NOT thread-safe: use one per thread.
+ * shapes), so a training step allocates nothing on one thread once shapes are stable (on several,
+ * only the pool's small task objects). An instance is therefore NOT thread-safe: use one per
+ * calling thread.
  */
 public final class OutlierClamp {
 
