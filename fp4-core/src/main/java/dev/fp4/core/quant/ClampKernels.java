@@ -86,6 +86,125 @@ final class ClampKernels {
         return -1;
     }
 
+    // ---- band pass (both quantiles at once) ---------------------------------------------------------
+
+    /** Ints of band-pass state the kernel reads and updates (see {@link #bandPass}). */
+    static final int BAND_STATE = 12;
+    /** Ints a vector band pass may write past a final write position (unselected lanes of a compaction). */
+    static final int BAND_SLACK = 64;
+
+    /**
+     * One pass of the two-band selection of {@link OutlierClamp} over x[xOff, xOff + len). The state
+     * st[sOff ..] holds, for the bands j = 0, 1 with keys (a_j, b_j] (a_j + 1 not overflowing):
+     * <pre>
+     *   st[3j] = a_j,  st[3j+1] = a_j + 1,  st[3j+2] = b_j − a_j   (the width; 0: the band keeps nothing)
+     *   st[6+2j] += #(key &lt; a_j),  st[7+2j] += #(key &lt; a_j + 1)
+     *   st[10+j]: write position in buf; each key in band j is appended there, in order
+     * </pre>
+     * A key is in band j iff a_j &lt; key ≤ b_j, tested as (key − (a_j + 1)) &lt; width, unsigned. A vector
+     * pass may also write up to {@link #BAND_SLACK} ints past each final write position (unspecified
+     * values), even for an empty band. Returns −1, or the first i whose x is not finite (then the state is unspecified).
+     */
+    static int bandPass(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
+        return Simd.ENABLED ? bandPassVector(x, xOff, len, buf, st, sOff) : bandPassScalar(x, xOff, len, buf, st, sOff);
+    }
+
+    static int bandPassScalar(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
+        return bandPassScalarAt(x, xOff, 0, len, buf, st, sOff);
+    }
+
+    /** The scalar pass over x[xOff + start, xOff + len), reporting bad indices relative to xOff. */
+    private static int bandPassScalarAt(float[] x, int xOff, int start, int len, int[] buf, int[] st, int sOff) {
+        int a0 = st[sOff];
+        int lo0 = st[sOff + 1];
+        int width0 = st[sOff + 2];
+        int a1 = st[sOff + 3];
+        int lo1 = st[sOff + 4];
+        int width1 = st[sOff + 5];
+        int below0 = 0;
+        int upTo0 = 0;
+        int below1 = 0;
+        int upTo1 = 0;
+        int w0 = st[sOff + 10];
+        int w1 = st[sOff + 11];
+        for (int i = start; i < len; i++) {
+            int b = Float.floatToRawIntBits(x[xOff + i]);
+            if ((b & EXP_MASK) == EXP_MASK) {
+                return i;
+            }
+            int k = b ^ ((b >> 31) & 0x7FFFFFFF);
+            below0 += k < a0 ? 1 : 0;
+            upTo0 += k < lo0 ? 1 : 0;
+            below1 += k < a1 ? 1 : 0;
+            upTo1 += k < lo1 ? 1 : 0;
+            if (Integer.compareUnsigned(k - lo0, width0) < 0) {
+                buf[w0++] = k;
+            }
+            if (Integer.compareUnsigned(k - lo1, width1) < 0) {
+                buf[w1++] = k;
+            }
+        }
+        st[sOff + 6] += below0;
+        st[sOff + 7] += upTo0;
+        st[sOff + 8] += below1;
+        st[sOff + 9] += upTo1;
+        st[sOff + 10] = w0;
+        st[sOff + 11] = w1;
+        return -1;
+    }
+
+    static int bandPassVector(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
+        int step = F.length();
+        int bound = F.loopBound(len);
+        IntVector one = IntVector.broadcast(I, 1);
+        IntVector a0 = IntVector.broadcast(I, st[sOff]);
+        IntVector lo0 = IntVector.broadcast(I, st[sOff + 1]);
+        IntVector width0 = IntVector.broadcast(I, st[sOff + 2]);
+        IntVector a1 = IntVector.broadcast(I, st[sOff + 3]);
+        IntVector lo1 = IntVector.broadcast(I, st[sOff + 4]);
+        IntVector width1 = IntVector.broadcast(I, st[sOff + 5]);
+        IntVector below0 = IntVector.zero(I);
+        IntVector upTo0 = below0;
+        IntVector below1 = below0;
+        IntVector upTo1 = below0;
+        IntVector exp = below0;
+        int w0 = st[sOff + 10];
+        int w1 = st[sOff + 11];
+        int i = 0;
+        for (; i < bound; i += step) {
+            IntVector b = FloatVector.fromArray(F, x, xOff + i).reinterpretAsInts();
+            // Non-finite iff the exponent field is all ones: its maximum over the block tells.
+            exp = exp.max(b.and(EXP_MASK));
+            IntVector k = b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).and(0x7FFFFFFF));
+            below0 = below0.add(one, k.compare(VectorOperators.LT, a0));
+            upTo0 = upTo0.add(one, k.compare(VectorOperators.LT, lo0));
+            below1 = below1.add(one, k.compare(VectorOperators.LT, a1));
+            upTo1 = upTo1.add(one, k.compare(VectorOperators.LT, lo1));
+            VectorMask<Integer> in0 = k.sub(lo0).compare(VectorOperators.ULT, width0);
+            VectorMask<Integer> in1 = k.sub(lo1).compare(VectorOperators.ULT, width1);
+            // Unconditional compaction (faster than a branch here): the selected lanes first; the
+            // rest lands past the write position and is overwritten by the next store.
+            k.compress(in0).intoArray(buf, w0);
+            w0 += in0.trueCount();
+            k.compress(in1).intoArray(buf, w1);
+            w1 += in1.trueCount();
+        }
+        if (exp.reduceLanes(VectorOperators.MAX) == EXP_MASK) {
+            for (int j = 0; j < bound; j++) {
+                if ((Float.floatToRawIntBits(x[xOff + j]) & EXP_MASK) == EXP_MASK) {
+                    return j;
+                }
+            }
+        }
+        st[sOff + 6] += below0.reduceLanes(VectorOperators.ADD);
+        st[sOff + 7] += upTo0.reduceLanes(VectorOperators.ADD);
+        st[sOff + 8] += below1.reduceLanes(VectorOperators.ADD);
+        st[sOff + 9] += upTo1.reduceLanes(VectorOperators.ADD);
+        st[sOff + 10] = w0;
+        st[sOff + 11] = w1;
+        return bandPassScalarAt(x, xOff, i, len, buf, st, sOff);
+    }
+
     // ---- pivot count -----------------------------------------------------------------------------
 
     /**

@@ -1,5 +1,6 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.gemm.Gemm;
 import java.util.Objects;
 
 /**
@@ -16,7 +17,14 @@ import java.util.Objects;
  * 0.99·100 rounds to 99.0 in double: nothing is clamped above). α = 1 would index s[n]; it is
  * capped to n − 1 (the maximum), so α = 1 clamps nothing.
  *
- * <p>The two order statistics are found by selection, never by sorting a group: a quickselect that
+ * <p>The two order statistics are found by selection, never by sorting a group. A contiguous group of
+ * at least {@value #BAND_MIN} values (the whole tensor, or a long row) finds both in ONE pass over
+ * it, after Floyd and Rivest: from 2048 keys sampled one per stratum, each wanted rank gets a narrow
+ * band of keys (a few standard deviations of the sample count either side of it); the pass counts the
+ * keys below each band's lower end and copies the keys inside each band to a buffer, and a
+ * selection in that buffer (a few % of the group) gives the rank. When the rank falls outside its
+ * band (a misleading sample; it is checked by the counts) it is selected from all keys, so only speed
+ * depends on the sample. Other groups use a quickselect that
  * keeps only the side of a pivot holding the wanted rank (a vectorized count of keys below/equal to
  * the pivot, then a vectorized compaction of the kept side), with deterministic pivots (first a key of a fixed-stride sample of
  * 32 chosen just on the median's side of the wanted rank, then median of 3 or Tukey's ninther) and, after 3 steps that keep more than 3/4 of the range, the median of medians of 5 as
@@ -36,9 +44,16 @@ import java.util.Objects;
  * <p>Non-finite input is rejected ({@link IllegalArgumentException} naming row and column) before
  * anything is written.
  *
+ * <p>Threads: with more than one thread in {@link Gemm}'s shared pool, large inputs are split over it
+ * (the band pass by element ranges, per-row and per-column bounds by ranges of groups, the clamp
+ * and residual by row ranges, each piece's residual appended in row order). Every result (bounds,
+ * clamped values, residual, count, and which non-finite element an exception names) is the same
+ * bit for bit whatever the thread count and vector width.
+ *
  * <p>Buffers: the instance keeps its scratch arrays (sized on first use, grown only for larger
- * shapes), so a training step allocates nothing once shapes are stable. An instance is therefore
- * NOT thread-safe: use one per thread.
+ * shapes), so a training step allocates nothing on one thread once shapes are stable (on several,
+ * only the pool's small task objects). An instance is therefore NOT thread-safe: use one per
+ * calling thread.
  */
 public final class OutlierClamp {
 
@@ -67,12 +82,66 @@ public final class OutlierClamp {
     /** Steps keeping more than 3/4 of the range tolerated before switching to median-of-medians pivots. */
     static final int BAD_STEP_BUDGET = 3;
 
+    /** Contiguous groups of at least this many values find both bounds in one band pass. */
+    static final int BAND_MIN = 8192;
+    /** Most keys the band pass samples (n/8 for smaller groups). */
+    private static final int BAND_SAMPLE = 2048;
+    /** Half-width of a band in standard deviations of the sample count below the wanted rank. */
+    private static final double BAND_SIGMAS = 3.5;
+    /** Elements per band-pass kernel call: the band buffers' room is checked between calls. */
+    private static final int BAND_BLOCK = 4096;
+    /** Fewest elements a piece of parallel work gets. */
+    private static final int PIECE_MIN = 1 << 15;
+
+    // Band-pass state of one piece: the kernel's ints (ClampKernels.bandPass), then bookkeeping.
+    private static final int STRIDE = 32;
+    private static final int OVERFLOW = ClampKernels.BAND_STATE; // + band: its buffer ran out of room
+    private static final int BAD = OVERFLOW + 2; // index in x of the first non-finite element, or -1
+    private static final int START = OVERFLOW + 3; // + band: start of the piece's band buffer in work
+    private static final int LIMIT = OVERFLOW + 5; // + band: the furthest its write position may reach
+    private static final int FROM = OVERFLOW + 7; // first element of the piece (relative to the group)
+    private static final int LEN = OVERFLOW + 8; // elements of the piece
+    private static final long MISS = Long.MIN_VALUE;
+    /** Keys of the most negative and most positive finite floats: band ends past the sample's ends. */
+    private static final int LOWEST = ClampKernels.key(-Float.MAX_VALUE);
+    private static final int HIGHEST = ClampKernels.key(Float.MAX_VALUE);
+
     private final double alpha;
     private final Granularity granularity;
+    private final int bandMin;
+    private final int pieceMin;
 
-    private int[] work = new int[0];
+    /** Scratch per piece of parallel work (entry 0 also serves serial calls). */
+    private Scratch[] scratch = {new Scratch()};
     private float[] lowerBuf = new float[0];
     private float[] upperBuf = new float[0];
+    private int[] rowCount = new int[0];
+    private int[] spillCol = new int[0];
+    private float[] spillVal = new float[0];
+
+    /** Keys, band-pass state and counters of one task. */
+    private static final class Scratch {
+        int[] work = new int[0];
+        int[] state = new int[0];
+        /** Index in x of the first non-finite element the task met, or -1. */
+        int bad;
+        /** Band passes whose band missed a wanted rank (then that rank was selected from all keys). */
+        int bandMisses;
+
+        int[] work(int need) {
+            if (work.length < need) {
+                work = new int[need];
+            }
+            return work;
+        }
+
+        int[] state(int need) {
+            if (state.length < need) {
+                state = new int[need];
+            }
+            return state;
+        }
+    }
 
     /** α = 0.99, per row (token-wise). */
     public OutlierClamp() {
@@ -84,6 +153,19 @@ public final class OutlierClamp {
      * @param granularity grouping of the quantiles
      */
     public OutlierClamp(double alpha, Granularity granularity) {
+        this(alpha, granularity, BAND_MIN, PIECE_MIN);
+    }
+
+    /**
+     * Tests' constructor: the band pass from groups of {@code bandMin} (at least 8) values, and pieces
+     * of parallel work from {@code pieceMin} elements, so that small inputs take every path.
+     */
+    OutlierClamp(double alpha, Granularity granularity, int bandMin, int pieceMin) {
+        if (bandMin < 8 || pieceMin < 1) {
+            throw new IllegalArgumentException("bandMin " + bandMin + " < 8 or pieceMin " + pieceMin + " < 1");
+        }
+        this.bandMin = bandMin;
+        this.pieceMin = pieceMin;
         if (!(alpha > 0.5 && alpha <= 1.0)) {
             throw new IllegalArgumentException("alpha must be in (0.5, 1], got " + alpha);
         }
@@ -195,85 +277,406 @@ public final class OutlierClamp {
         computeBounds(x, xOff, rows, cols, lowerBuf, 0, upperBuf, 0);
         int[] nzCol = null;
         float[] nzVal = null;
+        int capacity = (int) Math.min(maxClamped(rows, cols), Integer.MAX_VALUE - 8);
         if (residual != null) {
             residual.reset(rows, cols);
-            residual.ensureCapacity((int) Math.min(maxClamped(rows, cols), Integer.MAX_VALUE - 8));
+            residual.ensureCapacity(capacity);
             nzCol = residual.colIdx();
             nzVal = residual.values();
         }
-        int total = 0;
-        for (int r = 0; r < rows; r++) {
-            int xr = xOff + r * cols;
-            int or = oOff + r * cols;
-            int nzOff = residual == null ? 0 : residual.nnz();
-            int count = switch (granularity) {
-                case PER_TENSOR -> ClampKernels.clamp(x, xr, out, or, cols, lowerBuf[0], upperBuf[0],
-                        nzCol, nzVal, nzOff);
-                case PER_ROW -> ClampKernels.clamp(x, xr, out, or, cols, lowerBuf[r], upperBuf[r],
-                        nzCol, nzVal, nzOff);
-                case PER_COLUMN -> ClampKernels.clampBounds(x, xr, out, or, cols, lowerBuf, upperBuf, 0,
-                        nzCol, nzVal, nzOff);
-            };
-            if (residual != null) {
-                residual.commitRow(count);
+        int pieces = (int) Math.min(pieces(size), rows);
+        if (pieces == 1) {
+            int total = 0;
+            for (int r = 0; r < rows; r++) {
+                int count = clampRow(x, xOff, out, oOff, cols, r, nzCol, nzVal, total);
+                if (residual != null) {
+                    residual.commitRow(count);
+                }
+                total += count;
             }
-            total += count;
+            return total;
+        }
+        return clampParallel(x, xOff, out, oOff, rows, cols, pieces, capacity, residual, nzCol, nzVal);
+    }
+
+    /**
+     * Phase 2 over row ranges on the pool: piece 0 writes its residual entries in place, the others
+     * into spill buffers (each room for the most a piece can clamp), appended after all in row order,
+     * so the residual is the serial one.
+     */
+    private int clampParallel(float[] x, int xOff, float[] out, int oOff, int rows, int cols, int pieces,
+                              int capacity, CsrMatrix residual, int[] nzCol, float[] nzVal) {
+        int maxPieceRows = (rows + pieces - 1) / pieces;
+        int spillRoom = (int) Math.min(capacity, (long) maxPieceRows * cols);
+        if (residual != null && spillCol.length < (long) (pieces - 1) * spillRoom) {
+            spillCol = new int[(pieces - 1) * spillRoom];
+            spillVal = new float[(pieces - 1) * spillRoom];
+        }
+        if (rowCount.length < rows) {
+            rowCount = new int[rows];
+        }
+        int[] counts = rowCount;
+        int[] sCol = spillCol;
+        float[] sVal = spillVal;
+        boolean keep = residual != null;
+        Gemm.parallelFor(pieces, p -> {
+            int r0 = (int) ((long) rows * p / pieces);
+            int r1 = (int) ((long) rows * (p + 1) / pieces);
+            int[] col = !keep ? null : p == 0 ? nzCol : sCol;
+            float[] val = !keep ? null : p == 0 ? nzVal : sVal;
+            int pos = p == 0 ? 0 : (p - 1) * spillRoom;
+            for (int r = r0; r < r1; r++) {
+                int count = clampRow(x, xOff, out, oOff, cols, r, col, val, pos);
+                counts[r] = count;
+                pos += count;
+            }
+        });
+        int total = 0;
+        for (int p = 0; p < pieces; p++) {
+            int r0 = (int) ((long) rows * p / pieces);
+            int r1 = (int) ((long) rows * (p + 1) / pieces);
+            int k = 0;
+            for (int r = r0; r < r1; r++) {
+                k += counts[r];
+            }
+            if (keep && p > 0) {
+                System.arraycopy(sCol, (p - 1) * spillRoom, nzCol, total, k);
+                System.arraycopy(sVal, (p - 1) * spillRoom, nzVal, total, k);
+            }
+            total += k;
+        }
+        if (keep) {
+            for (int r = 0; r < rows; r++) {
+                residual.commitRow(counts[r]);
+            }
         }
         return total;
     }
 
+    /** Clamps row r (bounds in lowerBuf/upperBuf), residual entries at nzCol/nzVal[nzOff ..]; returns the count. */
+    private int clampRow(float[] x, int xOff, float[] out, int oOff, int cols, int r, int[] nzCol, float[] nzVal,
+                         int nzOff) {
+        int xr = xOff + r * cols;
+        int or = oOff + r * cols;
+        return switch (granularity) {
+            case PER_TENSOR -> ClampKernels.clamp(x, xr, out, or, cols, lowerBuf[0], upperBuf[0], nzCol, nzVal, nzOff);
+            case PER_ROW -> ClampKernels.clamp(x, xr, out, or, cols, lowerBuf[r], upperBuf[r], nzCol, nzVal, nzOff);
+            case PER_COLUMN -> ClampKernels.clampBounds(x, xr, out, or, cols, lowerBuf, upperBuf, 0, nzCol, nzVal,
+                    nzOff);
+        };
+    }
     /** In place, without residual. */
     public int clamp(float[] x, int off, int rows, int cols) {
         return clamp(x, off, rows, cols, x, off, null);
     }
 
+    /** Pieces of parallel work for {@code size} elements: 1 on one thread or for small sizes. */
+    private long pieces(long size) {
+        int threads = Gemm.threads();
+        if (threads == 1 || size < 2L * pieceMin) {
+            return 1;
+        }
+        // Twice the threads, so that a thread slowed by other work on a shared machine gets help.
+        return Math.min(2L * threads, size / pieceMin);
+    }
+
+    private Scratch[] scratch(int pieces) {
+        if (scratch.length < pieces) {
+            Scratch[] s = java.util.Arrays.copyOf(scratch, pieces);
+            for (int p = scratch.length; p < pieces; p++) {
+                s[p] = new Scratch();
+            }
+            scratch = s;
+        }
+        return scratch;
+    }
+
+    /** Band-pass fallbacks so far (tests check that both paths run). */
+    int bandMisses() {
+        int m = 0;
+        for (Scratch s : scratch) {
+            m += s.bandMisses;
+        }
+        return m;
+    }
+
     private void computeBounds(float[] x, int off, int rows, int cols, float[] lower, int lOff,
                                float[] upper, int uOff) {
+        int bad = -1;
         switch (granularity) {
             case PER_TENSOR -> {
                 int n = rows * cols;
                 if (n > 0) {
-                    groupBounds(x, off, off, 1, n, cols, lower, lOff, upper, uOff);
+                    int pieces = n >= bandMin ? (int) pieces(n) : 1;
+                    bad = groupBounds(x, off, 1, n, pieces, scratch[0], lower, lOff, upper, uOff);
                 }
             }
-            case PER_ROW -> {
-                for (int r = 0; r < rows; r++) {
-                    groupBounds(x, off, off + r * cols, 1, cols, cols, lower, lOff + r, upper, uOff + r);
-                }
-            }
-            case PER_COLUMN -> {
-                for (int c = 0; c < cols; c++) {
-                    groupBounds(x, off, off + c, cols, rows, cols, lower, lOff + c, upper, uOff + c);
-                }
-            }
+            case PER_ROW, PER_COLUMN -> bad = groupsBounds(x, off, rows, cols, lower, lOff, upper, uOff);
+        }
+        if (bad >= 0) {
+            int rel = bad - off;
+            throw new IllegalArgumentException("non-finite input " + x[bad] + " at [" + rel / cols + ", "
+                    + rel % cols + "] (array index " + bad + "); outlier clamping needs finite values");
         }
     }
 
-    /** Bounds of the n values x[off + i·stride] of the matrix at x[base] with rows of {@code cols}. */
-    private void groupBounds(float[] x, int base, int off, int stride, int n, int cols, float[] lower, int lOff,
-                             float[] upper, int uOff) {
-        int need = n + n / 4 + SMALL;
-        if (work.length < need) {
-            work = new int[need];
+    /**
+     * Bounds of every row or column, the groups split over the pool in ranges (one scratch each);
+     * returns −1 or the index in x of the first non-finite element of the first group holding one
+     * (the one a serial loop over the groups meets first).
+     */
+    private int groupsBounds(float[] x, int off, int rows, int cols, float[] lower, int lOff, float[] upper,
+                             int uOff) {
+        boolean perRow = granularity == Granularity.PER_ROW;
+        int groups = perRow ? rows : cols;
+        int pieces = (int) Math.min(pieces((long) rows * cols), groups);
+        Scratch[] sc = scratch(pieces);
+        if (pieces == 1) {
+            return groupRange(x, off, rows, cols, 0, groups, sc[0], lower, lOff, upper, uOff);
         }
-        int lo = lowerIndex(n, alpha);
-        int hi = upperIndex(n, alpha);
-        loadKeys(x, base, off, stride, n, cols);
-        upper[uOff] = ClampKernels.fromKey(select(work, 0, n, hi, n, BAD_STEP_BUDGET));
-        loadKeys(x, base, off, stride, n, cols); // selection consumed the keys
-        lower[lOff] = ClampKernels.fromKey(select(work, 0, n, lo, n, BAD_STEP_BUDGET));
+        Gemm.parallelFor(pieces, p -> {
+            int g0 = (int) ((long) groups * p / pieces);
+            int g1 = (int) ((long) groups * (p + 1) / pieces);
+            sc[p].bad = groupRange(x, off, rows, cols, g0, g1, sc[p], lower, lOff, upper, uOff);
+        });
+        for (int p = 0; p < pieces; p++) {
+            if (sc[p].bad >= 0) {
+                return sc[p].bad;
+            }
+        }
+        return -1;
     }
 
-    private void loadKeys(float[] x, int base, int off, int stride, int n, int cols) {
+    /** Bounds of groups [g0, g1); stops at (and returns the index in x of) the first non-finite element. */
+    private int groupRange(float[] x, int off, int rows, int cols, int g0, int g1, Scratch s, float[] lower,
+                           int lOff, float[] upper, int uOff) {
+        boolean perRow = granularity == Granularity.PER_ROW;
+        for (int g = g0; g < g1; g++) {
+            int bad = perRow
+                    ? groupBounds(x, off + g * cols, 1, cols, 1, s, lower, lOff + g, upper, uOff + g)
+                    : groupBounds(x, off + g, cols, rows, 1, s, lower, lOff + g, upper, uOff + g);
+            if (bad >= 0) {
+                return bad;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Bounds of the n values x[off + i·stride]: by a band pass (split in {@code pieces}) for a long
+     * contiguous group, else by two selections over all keys. Returns −1 or the index in x of the
+     * first non-finite value.
+     */
+    private int groupBounds(float[] x, int off, int stride, int n, int pieces, Scratch s, float[] lower, int lOff,
+                            float[] upper, int uOff) {
+        if (stride == 1 && n >= bandMin) {
+            return bandBounds(x, off, n, pieces, s, lower, lOff, upper, uOff);
+        }
+        int[] work = s.work(n + n / 4 + SMALL);
+        int bad = loadKeys(x, off, stride, n, work);
+        if (bad >= 0) {
+            return bad;
+        }
+        upper[uOff] = ClampKernels.fromKey(select(work, 0, n, upperIndex(n, alpha), n, BAD_STEP_BUDGET));
+        loadKeys(x, off, stride, n, work); // selection consumed the keys
+        lower[lOff] = ClampKernels.fromKey(select(work, 0, n, lowerIndex(n, alpha), n, BAD_STEP_BUDGET));
+        return -1;
+    }
+
+    /** Keys of x[off + i·stride], i &lt; n, into work[0, n); returns −1 or the index in x of the first non-finite value. */
+    private static int loadKeys(float[] x, int off, int stride, int n, int[] work) {
         int bad = stride == 1
                 ? ClampKernels.toKeys(x, off, n, work, 0)
                 : ClampKernels.toKeysStrided(x, off, stride, n, work, 0);
-        if (bad >= 0) {
-            int flat = off + bad * stride; // index into x
-            int rel = flat - base;
-            throw new IllegalArgumentException("non-finite input " + x[flat] + " at [" + rel / cols + ", "
-                    + rel % cols + "] (array index " + flat + "); outlier clamping needs finite values");
+        return bad < 0 ? -1 : off + bad * stride;
+    }
+
+    /**
+     * Both bounds of the contiguous group x[off, off + n), n ≥ 8, in one pass over it (after Floyd and
+     * Rivest). From keys sampled at a fixed stride, each wanted rank r gets a band of keys (a, b]: the
+     * sample keys some standard deviations (of the sample count below the r-th key) below and above
+     * rank r·size/n of the sample. The pass (split over the pool in pieces) validates the values,
+     * counts per band the keys &lt; a and ≤ a, and copies the keys inside either band into a buffer.
+     * If r falls among the keys equal to a, a is the answer; among those in (a, b], a selection in the
+     * (small) buffer gives it; otherwise (the sample misled, or the buffer ran out of room) r is
+     * selected from all keys. Only speed depends on the sample: the result is the r-th key.
+     */
+    private int bandBounds(float[] x, int off, int n, int pieces, Scratch s, float[] lower, int lOff, float[] upper,
+                           int uOff) {
+        int lo = lowerIndex(n, alpha);
+        int hi = upperIndex(n, alpha);
+        int size = sampleSize(n);
+        // work: [sample | a copy for selection | its scratch | band 0 buffers | band 1 buffers | scratch]
+        int regionBase = 2 * size + size / 4 + SMALL;
+        int[] st = s.state(pieces * STRIDE);
+        long regions = 0;
+        for (int p = 0; p < pieces; p++) {
+            int from = pieceStart(n, p, pieces);
+            int len = pieceStart(n, p + 1, pieces) - from;
+            st[p * STRIDE + FROM] = from;
+            st[p * STRIDE + LEN] = len;
+            regions += 2L * (roomFor(len) + ClampKernels.BAND_SLACK);
         }
+        long need = Math.max(n + n / 4 + SMALL, regionBase + regions + regions / 8 + SMALL);
+        if (need > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("group of " + n + " values is too large for the selection scratch");
+        }
+        int[] work = s.work((int) need);
+        for (int i = 0; i < size; i++) {
+            work[i] = ClampKernels.key(x[off + samplePosition(n, size, i)]);
+        }
+        long band0 = band(work, size, lo, n);
+        long band1 = band(work, size, hi, n);
+        int pos = regionBase;
+        for (int j = 0; j < 2; j++) {
+            long band = j == 0 ? band0 : band1;
+            int a = (int) (band >> 32);
+            for (int p = 0; p < pieces; p++) {
+                int so = p * STRIDE;
+                st[so + 3 * j] = a;
+                st[so + 3 * j + 1] = a + 1;
+                st[so + 3 * j + 2] = (int) band - a;
+                st[so + 6 + 2 * j] = 0;
+                st[so + 7 + 2 * j] = 0;
+                st[so + 10 + j] = pos;
+                st[so + START + j] = pos;
+                st[so + LIMIT + j] = pos + roomFor(st[so + LEN]);
+                st[so + OVERFLOW + j] = 0;
+                st[so + BAD] = -1;
+                pos += roomFor(st[so + LEN]) + ClampKernels.BAND_SLACK;
+            }
+        }
+        if (pieces == 1) {
+            bandPiece(x, off, work, st, 0);
+        } else {
+            Gemm.parallelFor(pieces, p -> bandPiece(x, off, work, st, p * STRIDE));
+        }
+        for (int p = 0; p < pieces; p++) {
+            if (st[p * STRIDE + BAD] >= 0) {
+                return st[p * STRIDE + BAD];
+            }
+        }
+        long lowKey = resolve(work, st, pieces, 0, lo, band0, pos);
+        long highKey = resolve(work, st, pieces, 1, hi, band1, pos);
+        if (lowKey == MISS || highKey == MISS) {
+            s.bandMisses++;
+        }
+        // The fallbacks reuse the whole of work: after both bands are read.
+        if (lowKey == MISS) {
+            loadKeys(x, off, 1, n, work);
+            lowKey = select(work, 0, n, lo, n, BAD_STEP_BUDGET);
+        }
+        if (highKey == MISS) {
+            loadKeys(x, off, 1, n, work);
+            highKey = select(work, 0, n, hi, n, BAD_STEP_BUDGET);
+        }
+        lower[lOff] = ClampKernels.fromKey((int) lowKey);
+        upper[uOff] = ClampKernels.fromKey((int) highKey);
+        return -1;
+    }
+
+    /** Sample size of the band pass for a group of n ≥ 8 values. */
+    static int sampleSize(int n) {
+        return Math.min(BAND_SAMPLE, n / 8);
+    }
+
+    /**
+     * Position of sample key i (of {@code size}) in a group of n: one per stratum of n / size values,
+     * at a pseudo-random (fixed) offset inside it, so that no period of the data (a row length, a
+     * channel) lines up with the sample.
+     */
+    static int samplePosition(int n, int size, int i) {
+        int stride = n / size;
+        long h = ((i + 1) * 0x9E3779B97F4A7C15L) >>> 32; // 32 well-mixed bits
+        return i * stride + (int) ((h * stride) >>> 32);
+    }
+
+    /** Room of a band buffer for a piece of {@code len} values: an eighth (a band holds a few %), and a block. */
+    private static int roomFor(int len) {
+        return len / 8 + BAND_BLOCK;
+    }
+
+    /** First element of piece p of n split in {@code pieces} (multiples of 64 inside). */
+    private static int pieceStart(int n, int p, int pieces) {
+        return p == pieces ? n : (int) ((long) n * p / pieces) & ~63;
+    }
+
+    /**
+     * The band (a, b] (packed a &lt;&lt; 32 | b) for rank r of n from the sample keys work[0, size):
+     * the sample keys BAND_SIGMAS standard deviations of a binomial count (plus 2) below and above
+     * rank r·size/n; the lowest or highest finite key past the sample's ends.
+     */
+    private static long band(int[] work, int size, int rank, int n) {
+        double q = (double) rank / n;
+        double centre = q * size;
+        int margin = (int) Math.ceil(BAND_SIGMAS * Math.sqrt(size * q * (1 - q))) + 2;
+        int iLow = (int) Math.floor(centre) - margin;
+        int iHigh = (int) Math.ceil(centre) + margin;
+        int a = iLow < 0 ? LOWEST : sampleRank(work, size, iLow);
+        int b = iHigh >= size ? HIGHEST : sampleRank(work, size, iHigh);
+        return ((long) a << 32) | (b & 0xFFFFFFFFL);
+    }
+
+    /** The key of rank r among the sample work[0, size), keeping the sample. */
+    private static int sampleRank(int[] work, int size, int r) {
+        System.arraycopy(work, 0, work, size, size);
+        return select(work, size, 2 * size, r, 2 * size, BAD_STEP_BUDGET);
+    }
+
+    /** The band pass of one piece, in blocks; a band whose buffer may not hold the next block stops storing. */
+    private static void bandPiece(float[] x, int off, int[] work, int[] st, int so) {
+        int from = off + st[so + FROM];
+        int len = st[so + LEN];
+        for (int done = 0; done < len; done += BAND_BLOCK) {
+            int block = Math.min(BAND_BLOCK, len - done);
+            for (int j = 0; j < 2; j++) {
+                if (st[so + 10 + j] + block > st[so + LIMIT + j]) {
+                    st[so + 3 * j + 2] = 0; // an empty band: nothing more is kept
+                    st[so + OVERFLOW + j] = 1;
+                }
+            }
+            int bad = ClampKernels.bandPass(x, from + done, block, work, st, so);
+            if (bad >= 0) {
+                st[so + BAD] = from + done + bad;
+                return;
+            }
+        }
+    }
+
+    /**
+     * The key of rank r from band j's counts and buffers, or MISS. Gathers the pieces' buffers after
+     * piece 0's (in piece order) and selects there, with scratch from {@code scratch} on.
+     */
+    private static long resolve(int[] work, int[] st, int pieces, int j, int rank, long band, int scratch) {
+        int a = (int) (band >> 32);
+        int b = (int) band;
+        long below = 0; // keys < a
+        long upToA = 0; // keys <= a
+        boolean overflow = false;
+        for (int p = 0; p < pieces; p++) {
+            below += st[p * STRIDE + 6 + 2 * j];
+            upToA += st[p * STRIDE + 7 + 2 * j];
+            overflow |= st[p * STRIDE + OVERFLOW + j] != 0;
+        }
+        if (rank < below) {
+            return MISS;
+        }
+        if (rank < upToA) {
+            return a;
+        }
+        if (overflow || a >= b) {
+            return MISS;
+        }
+        int base = st[START + j];
+        int end = st[10 + j];
+        for (int p = 1; p < pieces; p++) {
+            int so = p * STRIDE;
+            int k = st[so + 10 + j] - st[so + START + j];
+            System.arraycopy(work, st[so + START + j], work, end, k);
+            end += k;
+        }
+        long r = rank - upToA;
+        return r < end - base ? select(work, base, end, (int) r, scratch, BAD_STEP_BUDGET) : MISS;
     }
 
     // ---- selection -------------------------------------------------------------------------------

@@ -192,6 +192,94 @@ class ClampKernelsTest {
         }
     }
 
+    @Test
+    void bandPassVectorEqualsScalarAndTheDefinition() {
+        SplittableRandom r = new SplittableRandom(12);
+        int lowest = ClampKernels.key(-Float.MAX_VALUE);
+        int highest = ClampKernels.key(Float.MAX_VALUE);
+        for (int len = 0; len <= 100; len++) {
+            float[] x = adversarial(len + 3, 100 + len, -1f, 1f);
+            int[] keys = new int[x.length];
+            ClampKernels.toKeysScalar(x, 0, x.length, keys, 0);
+            for (int trial = 0; trial < 6; trial++) {
+                // Bands (a, b] from the data's own keys, with ties, empty bands and the extreme keys.
+                int[] st = new int[ClampKernels.BAND_STATE + 4];
+                for (int j = 0; j < 2; j++) {
+                    int a = switch (trial) {
+                        case 0 -> lowest;
+                        case 1 -> ClampKernels.key(-0f);
+                        default -> keys[r.nextInt(keys.length)];
+                    };
+                    int b = switch (trial) {
+                        case 0 -> highest;
+                        case 1 -> ClampKernels.key(0f);
+                        case 2 -> a; // empty
+                        default -> Math.max(a, keys[r.nextInt(keys.length)]);
+                    };
+                    st[2 + 3 * j] = b - a;
+                    st[3 * j] = a;
+                    st[3 * j + 1] = a + 1;
+                    st[6 + 2 * j] = 7 * j; // counts add to what is there
+                    st[7 + 2 * j] = 3;
+                }
+                int room = len + 5 + ClampKernels.BAND_SLACK;
+                st[10] = 5;
+                st[11] = 5 + room;
+                int[] stS = shifted(st, 2);
+                int[] stV = shifted(st, 2);
+                int[] bufS = new int[2 * room + 5];
+                int[] bufV = new int[2 * room + 5];
+                assertEquals(-1, ClampKernels.bandPassScalar(x, 3, len, bufS, stS, 2));
+                assertEquals(-1, ClampKernels.bandPass(x, 3, len, bufV, stV, 2));
+                assertArrayEquals(stS, stV, "len " + len + " trial " + trial);
+                for (int j = 0; j < 2; j++) {
+                    int from = st[10 + j];
+                    int to = stS[2 + 10 + j];
+                    assertArrayEquals(Arrays.copyOfRange(bufS, from, to), Arrays.copyOfRange(bufV, from, to),
+                            "len " + len + " trial " + trial + " band " + j);
+                    // The definition, element by element.
+                    int a = st[3 * j];
+                    long b = (long) a + Integer.toUnsignedLong(st[3 * j + 2]);
+                    int e = from;
+                    int below = st[6 + 2 * j];
+                    int upTo = st[7 + 2 * j];
+                    for (int i = 3; i < 3 + len; i++) {
+                        int k = keys[i];
+                        below += k < a ? 1 : 0;
+                        upTo += k <= a ? 1 : 0;
+                        if (k > a && k <= b) {
+                            assertEquals(k, bufS[e++], "kept key in order");
+                        }
+                    }
+                    assertEquals(e, to);
+                    assertEquals(below, stS[2 + 6 + 2 * j]);
+                    assertEquals(upTo, stS[2 + 7 + 2 * j]);
+                }
+            }
+            if (len > 0) {
+                for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+                    int at = (len * 5 + 1) % len;
+                    float[] y = x.clone();
+                    y[3 + at] = bad;
+                    if (at + 2 < len) {
+                        y[3 + at + 2] = Float.NaN; // the first one is reported
+                    }
+                    int[] st = new int[ClampKernels.BAND_STATE];
+                    int[] buf = new int[2 * (len + ClampKernels.BAND_SLACK)];
+                    st[11] = len + ClampKernels.BAND_SLACK;
+                    assertEquals(at, ClampKernels.bandPassScalar(y, 3, len, buf, st.clone(), 0));
+                    assertEquals(at, ClampKernels.bandPass(y, 3, len, buf, st.clone(), 0), "len " + len);
+                }
+            }
+        }
+    }
+
+    private static int[] shifted(int[] st, int by) {
+        int[] s = new int[st.length + by];
+        System.arraycopy(st, 0, s, by, st.length);
+        return s;
+    }
+
     static int[] bits(float[] x) {
         int[] b = new int[x.length];
         for (int i = 0; i < x.length; i++) {

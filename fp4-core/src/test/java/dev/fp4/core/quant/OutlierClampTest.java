@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.gemm.Gemm;
 import dev.fp4.core.quant.OutlierClamp.Granularity;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -380,5 +383,179 @@ class OutlierClampTest {
         assertEquals(0, oc.clamp(x, 0, 3, 0, x, 0, res));
         assertEquals(3, res.rows());
         assertTrue(res.isComplete());
+    }
+
+    // ---- the band pass and the parallel split --------------------------------------------------------
+
+    private static final double[] ALPHAS = {0.97, 0.99, 0.999, 1.0};
+
+    private static String[] allKinds() {
+        return Stream.concat(Stream.of(ClampData.KINDS), Stream.of(ClampData.BAND_KINDS)).toArray(String[]::new);
+    }
+
+    /** Tagged: the build re-runs it at every vector width (the band pass and compactions are kernels). */
+    @Test
+    @Tag("kernel")
+    void bandPassBoundsEqualAFullSortOnEverySize() {
+        // bandMin 8: every group of 8 or more values takes the band pass (the public default is 8192).
+        long seed = 3000;
+        int misses = 0;
+        int runs = 0;
+        for (String kind : allKinds()) {
+            for (int n = 1; n <= 5000; n += n < 40 ? 1 : n < 300 ? 7 : 173) {
+                for (double alpha : ALPHAS) {
+                    float[] x = ClampData.make(kind, n, seed++);
+                    OutlierClamp oc = new OutlierClamp(alpha, Granularity.PER_TENSOR, 8, 1 << 15);
+                    float[] lo = new float[1];
+                    float[] hi = new float[1];
+                    oc.bounds(x, 0, 1, n, lo, 0, hi, 0);
+                    float[][] ref = sortedBounds(x, 1, n, Granularity.PER_TENSOR, alpha);
+                    String what = kind + " n=" + n + " alpha=" + alpha;
+                    assertSameBits(ref[0][0], lo[0], what + " lower");
+                    assertSameBits(ref[1][0], hi[0], what + " upper");
+                    misses += oc.bandMisses();
+                    runs += n >= 8 ? 1 : 0;
+                }
+            }
+        }
+        // Both paths ran: most groups are answered from the bands, some fell back.
+        assertTrue(misses > 0 && misses < runs / 4, misses + " fallbacks in " + runs + " band passes");
+    }
+
+    @Test
+    @Tag("kernel")
+    void fallbackRunsWhenTheSampleIsMisled() {
+        int n = 40_000;
+        float[] x = ClampData.make("sampleAdversarial", n, 1);
+        OutlierClamp oc = new OutlierClamp(0.99, Granularity.PER_TENSOR);
+        float[] lo = new float[1];
+        float[] hi = new float[1];
+        oc.bounds(x, 0, 1, n, lo, 0, hi, 0);
+        float[][] ref = sortedBounds(x, 1, n, Granularity.PER_TENSOR, 0.99);
+        assertSameBits(ref[0][0], lo[0], "lower");
+        assertSameBits(ref[1][0], hi[0], "upper");
+        assertEquals(1, oc.bandMisses(), "every sampled key is an outlier: the lower band misses");
+        float[] y = ClampData.make("outlierChannels", n, 2);
+        OutlierClamp fresh = new OutlierClamp(0.99, Granularity.PER_TENSOR);
+        fresh.bounds(y, 0, 1, n, lo, 0, hi, 0);
+        assertEquals(0, fresh.bandMisses(), "a representative sample: both ranks inside their bands");
+        float[][] refY = sortedBounds(y, 1, n, Granularity.PER_TENSOR, 0.99);
+        assertSameBits(refY[0][0], lo[0], "lower");
+        assertSameBits(refY[1][0], hi[0], "upper");
+    }
+
+    @Test
+    void largeTensorsEqualAFullSort() {
+        long seed = 7000;
+        for (String kind : new String[] {"gaussian", "outlierChannels", "heavyTailed", "duplicates",
+            "sampleAdversarial", "reluLike", "bf16Gaussian"}) {
+            int n = 1 << 20;
+            float[] x = ClampData.make(kind, n, seed++);
+            for (double alpha : new double[] {0.99, 0.999}) {
+                OutlierClamp oc = new OutlierClamp(alpha, Granularity.PER_TENSOR);
+                float[] lo = new float[1];
+                float[] hi = new float[1];
+                oc.bounds(x, 0, 1024, 1024, lo, 0, hi, 0);
+                float[][] ref = sortedBounds(x, 1, n, Granularity.PER_TENSOR, alpha);
+                assertSameBits(ref[0][0], lo[0], kind + " " + alpha + " lower");
+                assertSameBits(ref[1][0], hi[0], kind + " " + alpha + " upper");
+            }
+        }
+    }
+
+    /** Everything a clamp produces, as bits. */
+    private record Result(int count, int[] out, int[] rowPtr, int[] colIdx, int[] values, int[] lower, int[] upper) {
+        static Result of(OutlierClamp oc, float[] x, int rows, int cols) {
+            float[] out = new float[x.length];
+            CsrMatrix res = new CsrMatrix(0, 0);
+            int count = oc.clamp(x, 0, rows, cols, out, 0, res);
+            int g = oc.groups(rows, cols);
+            float[] lo = new float[g];
+            float[] hi = new float[g];
+            oc.bounds(x, 0, rows, cols, lo, 0, hi, 0);
+            return new Result(count, ClampKernelsTest.bits(out), Arrays.copyOf(res.rowPtr(), rows + 1),
+                    Arrays.copyOf(res.colIdx(), res.nnz()), ClampKernelsTest.bits(Arrays.copyOf(res.values(), res.nnz())),
+                    ClampKernelsTest.bits(lo), ClampKernelsTest.bits(hi));
+        }
+
+        void assertSame(Result o, String what) {
+            assertEquals(count, o.count, what);
+            assertArrayEquals(out, o.out, what);
+            assertArrayEquals(rowPtr, o.rowPtr, what);
+            assertArrayEquals(colIdx, o.colIdx, what);
+            assertArrayEquals(values, o.values, what);
+            assertArrayEquals(lower, o.lower, what);
+            assertArrayEquals(upper, o.upper, what);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Granularity.class)
+    void resultsDoNotDependOnTheThreadCount(Granularity g) {
+        int saved = Gemm.threads();
+        try {
+            long seed = 9000;
+            int[][] shapes = {{1, 1}, {3, 7}, {37, 65}, {64, 100}, {200, 257}};
+            for (String kind : allKinds()) {
+                for (int[] s : shapes) {
+                    float[] x = ClampData.make(kind, s[0] * s[1], seed++);
+                    for (double alpha : ALPHAS) {
+                        // The reference: the public instance on one thread (band pass only from 8192).
+                        Gemm.setThreads(1);
+                        Result ref = Result.of(new OutlierClamp(alpha, g), x, s[0], s[1]);
+                        float[][] sorted = sortedBounds(x, s[0], s[1], g, alpha);
+                        assertArrayEquals(ClampKernelsTest.bits(sorted[0]), ref.lower);
+                        assertArrayEquals(ClampKernelsTest.bits(sorted[1]), ref.upper);
+                        for (int threads = 1; threads <= 3; threads++) {
+                            Gemm.setThreads(threads);
+                            // Band pass from 8 values, pieces from 64 elements: every path runs.
+                            Result r = Result.of(new OutlierClamp(alpha, g, 8, 64), x, s[0], s[1]);
+                            ref.assertSame(r, g + " " + kind + " " + Arrays.toString(s) + " alpha " + alpha
+                                    + " threads " + threads);
+                        }
+                    }
+                }
+            }
+            // Default sizes: [4096, 256] splits in pieces at the public thresholds.
+            float[] x = ClampData.make("outlierChannels", 4096 * 256, 5);
+            Gemm.setThreads(1);
+            Result ref = Result.of(new OutlierClamp(0.99, g), x, 4096, 256);
+            for (int threads = 2; threads <= 3; threads++) {
+                Gemm.setThreads(threads);
+                ref.assertSame(Result.of(new OutlierClamp(0.99, g), x, 4096, 256), g + " threads " + threads);
+            }
+        } finally {
+            Gemm.setThreads(saved);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Granularity.class)
+    void nonFiniteInputIsNamedTheSameWayOnEveryPath(Granularity g) {
+        int saved = Gemm.threads();
+        try {
+            int rows = 40;
+            int cols = 50;
+            float[] x = ClampData.make("gaussian", rows * cols, 4);
+            x[31 * cols + 2] = Float.NaN;
+            x[12 * cols + 44] = Float.NEGATIVE_INFINITY; // first in row-major order
+            x[35 * cols + 1] = Float.POSITIVE_INFINITY; // in the first column holding one
+            float[] before = x.clone();
+            String expected = switch (g) {
+                case PER_TENSOR, PER_ROW -> "[12, 44]";
+                case PER_COLUMN -> "[35, 1]";
+            };
+            for (int threads = 1; threads <= 3; threads++) {
+                Gemm.setThreads(threads);
+                for (OutlierClamp oc : new OutlierClamp[] {new OutlierClamp(0.99, g), new OutlierClamp(0.99, g, 8, 64)}) {
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> oc.clamp(x, 0, rows, cols, x, 0, new CsrMatrix(rows, cols)));
+                    assertTrue(e.getMessage().contains(expected), g + " threads " + threads + ": " + e.getMessage());
+                    assertArrayEquals(ClampKernelsTest.bits(before), ClampKernelsTest.bits(x), "nothing written");
+                }
+            }
+        } finally {
+            Gemm.setThreads(saved);
+        }
     }
 }
