@@ -1,5 +1,15 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.simd.Simd;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * The Differentiable Gradient Estimator (DGE) of Wang et al. 2025, "Optimizing Large Language Model
  * Training Using FP4 Quantization", exactly as the official kernel computes it.
@@ -62,9 +72,21 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
      */
     static final int GUARD = 1 << 16;
 
+    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
+    // Half-width float and int species: as many lanes as D.
+    private static final VectorSpecies<Float> FH =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> IH =
+            VectorSpecies.of(int.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+
+    /** Index scratch of {@link #derivativesVector}, one per thread (the estimator is shared). */
+    private static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[2 * BLOCK]);
+
     // Bits of 1.0 and of a double's mantissa: the top INDEX_BITS bits of an FP32 mantissa (kept) and
     // the half-step below them (the centre of the sub-interval).
     private static final long ONE = 0x3FF0_0000_0000_0000L;
+    private static final long MANTISSA = 0x000F_FFFF_FFFF_FFFFL;
     private static final long CENTRE_MASK = (long) (0x7F_FFFF & -(1 << (23 - INDEX_BITS))) << 29;
     private static final long CENTRE_BIT = 1L << (22 - INDEX_BITS + 29);
 
@@ -171,18 +193,77 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
 
     /**
      * dst[dstOff + i] = {@link #derivative}(x[off + i]) for i &lt; n, bit for bit, for the weights
-     * of a whole layer. Block by block, the distances t = |v| go to dst through the kernel
-     * {@link DgeKernels#distances} (branch-free interval search, vectorised), then each t is replaced
-     * by its derivative through the exact fast path of {@link #derivativeOfT} while the block is in L1.
+     * of a whole layer; allocation-free, and many times faster than {@code derivative} per element.
+     * The distances t = |v| come from the branch-free kernel {@link DgeKernels#distances}, then each
+     * goes through the exact fast path of {@link #derivativeOfT} (with the Vector API: its lanewise
+     * form, {@link #derivativesVector}; its scalar twin is {@link #derivativesScalar}).
      */
     public void derivatives(float[] x, int off, float[] dst, int dstOff, int n) {
         java.util.Objects.checkFromIndexSize(off, n, x.length);
         java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
+        if (Simd.ENABLED) {
+            derivativesVector(x, off, dst, dstOff, n);
+        } else {
+            derivativesScalar(x, off, dst, dstOff, n);
+        }
+    }
+
+    /** The scalar twin of {@link #derivativesVector}: {@link #derivativeOfT} of each distance. */
+    void derivativesScalar(float[] x, int off, float[] dst, int dstOff, int n) {
+        for (int j = 0; j < n; j++) {
+            dst[dstOff + j] = derivativeOfT(DgeKernels.distance(x[off + j]));
+        }
+    }
+
+    /**
+     * Block by block (kept in L1): the distances go to dst ({@link DgeKernels#distancesVector}), their
+     * table indices to a per-thread int scratch (the gathers take their indices from an int[]), then
+     * {@link #approximate} and {@link #derivativeOfT}'s rounding run lanewise with the same operations
+     * in the same order, so q is the same double in every lane; a vector with any lane outside the
+     * safe range is redone element by element by {@link #derivativeOfT}.
+     */
+    void derivativesVector(float[] x, int off, float[] dst, int dstOff, int n) {
+        int[] index = INDEX.get(); // [0, BLOCK): sub-interval i of the mantissa; [BLOCK, 2·BLOCK): biased exponent E
+        double[] sc = scale;
+        double[] cp = centrePow;
+        double[] ci = centreInv;
         for (int b = 0; b < n; b += BLOCK) {
             int len = Math.min(BLOCK, n - b);
-            DgeKernels.distances(x, off + b, dst, dstOff + b, len);
-            for (int j = dstOff + b; j < dstOff + b + len; j++) {
-                dst[j] = derivativeOfT(dst[j]);
+            int base = dstOff + b;
+            DgeKernels.distancesVector(x, off + b, dst, base, len);
+            int vb = F.loopBound(len);
+            for (int j = 0; j < vb; j += F.length()) {
+                IntVector bits = FloatVector.fromArray(F, dst, base + j).reinterpretAsInts();
+                bits.lanewise(VectorOperators.LSHR, 23 - INDEX_BITS).and((1 << INDEX_BITS) - 1).intoArray(index, j);
+                bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).intoArray(index, BLOCK + j);
+            }
+            for (int j = 0; j < vb; j += D.length()) {
+                // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
+                LongVector tb = ((DoubleVector) FloatVector.fromArray(FH, dst, base + j)
+                        .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
+                DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
+                DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
+                DoubleVector r = m.sub(c).mul(DoubleVector.fromArray(D, ci, 0, index, j));
+                DoubleVector r2 = r.mul(r);
+                DoubleVector series = r2.fma(r2.fma(r.fma(a5, a4), r.fma(a3, a2)), r.mul(a1)).add(1.0);
+                LongVector q = DoubleVector.fromArray(D, sc, 0, index, BLOCK + j)
+                        .mul(DoubleVector.fromArray(D, cp, 0, index, j)).mul(series).reinterpretAsLongs();
+                LongVector biased = q.lanewise(VectorOperators.LSHR, 52);
+                VectorMask<Long> safe = biased.compare(VectorOperators.GE, 1023 - 126)
+                        .and(biased.compare(VectorOperators.LE, 1023 + 127))
+                        .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
+                if (safe.allTrue()) {
+                    ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
+                            .convertShape(VectorOperators.L2I, IH, 0))
+                            .min(clipBits).reinterpretAsFloats().intoArray(dst, base + j);
+                } else {
+                    for (int p = base + j; p < base + j + D.length(); p++) {
+                        dst[p] = derivativeOfT(dst[p]);
+                    }
+                }
+            }
+            for (int p = base + vb; p < base + len; p++) {
+                dst[p] = derivativeOfT(dst[p]);
             }
         }
     }
