@@ -43,7 +43,7 @@ import jdk.incubator.vector.VectorSpecies;
  * t = 0, subnormal or infinite, it evaluates the reference expression. (The lanewise POW of the
  * Vector API is an SVML approximation with no such guarantee, so it is not used.)
  *
- * <p>Immutable and thread-safe.
+ * <p>Immutable and thread-safe (the vector path keeps an 8 KB index scratch per calling thread).
  */
 public final class DifferentiableGradientEstimator implements GradientEstimator {
 
@@ -96,8 +96,8 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
     private final double exponent;
 
     // Fast path tables for t = 2^(E−127)·m, m ∈ [1, 2), c_i = 1 + (i + ½)/256 the centre of m's
-    // sub-interval i (its top 8 mantissa bits): t^e/k = SCALE[E] · CENTRE_POW[i] · (1 + r)^e with
-    // r = (m − c_i)/c_i, |r| < 2^-9.
+    // sub-interval i (its top 8 mantissa bits): t^e/k = scale[E] · centrePow[i] · (1 + r)^e with
+    // r = (m − c_i)/c_i, |r| < 2^-9. Built once with Math.pow (≤ 1 ulp each).
     private final double[] scale = new double[256];          // 2^((E−127)·e)/k; NaN for E = 0 (0, subnormal) and 255 (∞, NaN)
     private final double[] centrePow = new double[1 << INDEX_BITS]; // c_i^e
     private final double[] centreInv = new double[1 << INDEX_BITS]; // 1/c_i
@@ -301,9 +301,10 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
      * of the real value: with t = 2^(E−127)·m, c the centre of m's sub-interval and r = (m − c)/c,
      * t^e/k = [2^((E−127)e)/k] · c^e · (1 + r)^e. The two table entries carry at most 1.5 and 1 ulp
      * ({@link Math#pow} and the division by k), the degree-5 binomial series truncates below
-     * |a6|·r^6 ≤ 2^-54 (|r| &lt; 2^-9, |a_n| ≤ 1 for −1 &lt; e ≤ 0), its last addition rounds by half
-     * an ulp (the rest of the series is below 2^-9 and its roundings below 2^-61), r carries 2^-52
-     * relative (harmless: below 2^-61 in the result) and the two products half an ulp each.
+     * |a6|·r^6 ≤ 2^-54 (|r| &lt; 2^-9, |a_n| ≤ 1 for −1 ≤ e ≤ 0), its last addition 1 + s rounds by
+     * half an ulp (s, evaluated by Estrin's scheme with fused multiply-adds for a short dependency
+     * chain, is below 2^-9 and its roundings below 2^-61), r carries 2^-52 relative (harmless: below
+     * 2^-61 in the result) and the two products half an ulp each.
      *
      * <p>m and c are assembled from bits (no int-to-double conversion, whose partial register write
      * would chain the iterations of the bulk loop); m − c is exact (same binade, 23-bit operands).

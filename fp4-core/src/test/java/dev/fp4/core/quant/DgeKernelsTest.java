@@ -83,6 +83,9 @@ class DgeKernelsTest {
                 dge.derivativesVector(x, 5, c, 1, n);
                 assertSameBits(a, c, x, 5, 1, n, dge + " derivativesVector");
             }
+            float[] inPlace = x.clone(); // dst = x with equal offsets
+            dge.derivatives(inPlace, 5, inPlace, 5, n);
+            assertSameBits(a, java.util.Arrays.copyOfRange(inPlace, 4, n + 5), x, 5, 1, n, dge + " in place");
             float[] d = new float[n + 1];
             for (int i = 0; i < n; i++) {
                 d[1 + i] = dge.derivative(x[5 + i]);
