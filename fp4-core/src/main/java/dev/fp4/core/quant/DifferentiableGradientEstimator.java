@@ -1,5 +1,15 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.simd.Simd;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * The Differentiable Gradient Estimator (DGE) of Wang et al. 2025, "Optimizing Large Language Model
  * Training Using FP4 Quantization", exactly as the official kernel computes it.
@@ -24,10 +34,16 @@ package dev.fp4.core.quant;
  * division by k are evaluated in double ({@link Math#pow}) and rounded once to FP32, then clipped.
  * The official kernel runs {@code powf} and an FP32 division (each within 2 ulp) and stores BF16, so
  * results agree with it after rounding to BF16 (the form its check values are published in).
- * The derivative is scalar code: {@code pow} has no bit-reproducible Vector API equivalent (the
- * lanewise POW of the Vector API is an SVML approximation), and it runs once per weight per step.
+ * This double-then-FP32 result is the definition ({@link #derivative} computes it directly).
  *
- * <p>Immutable and thread-safe.
+ * <p>The bulk {@link #derivatives}, which runs once per weight per step, returns the same bits with
+ * {@code pow} on only about 2^-12 of the elements: a table-driven t^e/k in double, accurate to a few
+ * units of 2^-52, rounds to the same float as the reference whenever it is not within a guard band
+ * around a rounding midpoint of FP32 (Ziv's test, {@link #derivativeOfT}); inside the band, and for
+ * t = 0, subnormal or infinite, it evaluates the reference expression. (The lanewise POW of the
+ * Vector API is an SVML approximation with no such guarantee, so it is not used.)
+ *
+ * <p>Immutable and thread-safe (the vector path keeps an 8 KB index scratch per calling thread).
  */
 public final class DifferentiableGradientEstimator implements GradientEstimator {
 
@@ -41,9 +57,56 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
     private static final float[] LEFT = {-6f, -4f, -3f, -2f, -1.5f, -1f, -0.5f, 0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f};
     private static final float[] DELTA = {2f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1f, 1f, 2f};
 
+    /** Elements per block of {@link #derivatives} (4 KB of distances, kept in L1 between the passes). */
+    private static final int BLOCK = 1024;
+
+    /** Mantissa bits of t that index the table of centres (256 sub-intervals of each binade). */
+    private static final int INDEX_BITS = 8;
+
+    /**
+     * Half-width, in units of the last place of q's double, of the band around a rounding midpoint
+     * of FP32 in which the fast path defers to {@link Math#pow}. The fast value and the reference
+     * double are each within a few 2^-52 of t^e/k (see {@link #approximate}: together at most
+     * 5.8·2^-52 relative, i.e. 12 units), so 2^16 units leaves a margin of over 5000; it sends about
+     * 2^-12 of all values to the slow path.
+     */
+    static final int GUARD = 1 << 16;
+
+    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
+    // Half-width float and int species: as many lanes as D.
+    private static final VectorSpecies<Float> FH =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> IH =
+            VectorSpecies.of(int.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+
+    /** Index scratch of {@link #derivativesVector}, one per thread (the estimator is shared). */
+    private static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[2 * BLOCK]);
+
+    // Bits of 1.0 and of a double's mantissa: the top INDEX_BITS bits of an FP32 mantissa (kept) and
+    // the half-step below them (the centre of the sub-interval).
+    private static final long ONE = 0x3FF0_0000_0000_0000L;
+    private static final long MANTISSA = 0x000F_FFFF_FFFF_FFFFL;
+    private static final long CENTRE_MASK = (long) (0x7F_FFFF & -(1 << (23 - INDEX_BITS))) << 29;
+    private static final long CENTRE_BIT = 1L << (22 - INDEX_BITS + 29);
+
     private final float k;
     private final float clip;
+    private final int clipBits;
     private final double exponent;
+
+    // Fast path tables for t = 2^(E−127)·m, m ∈ [1, 2), c_i = 1 + (i + ½)/256 the centre of m's
+    // sub-interval i (its top 8 mantissa bits): t^e/k = scale[E] · centrePow[i] · (1 + r)^e with
+    // r = (m − c_i)/c_i, |r| < 2^-9. Built once with Math.pow (≤ 1 ulp each).
+    private final double[] scale = new double[256];          // 2^((E−127)·e)/k; NaN for E = 0 (0, subnormal) and 255 (∞, NaN)
+    private final double[] centrePow = new double[1 << INDEX_BITS]; // c_i^e
+    private final double[] centreInv = new double[1 << INDEX_BITS]; // 1/c_i
+    // (1 + r)^e = 1 + a1·r + … + a5·r^5 + O(r^6): binomial coefficients a_n = e(e−1)…(e−n+1)/n!.
+    private final double a1;
+    private final double a2;
+    private final double a3;
+    private final double a4;
+    private final double a5;
 
     /** The DGE with k = 5 and clip = 3 (the paper's setting). */
     public DifferentiableGradientEstimator() {
@@ -64,7 +127,24 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         }
         this.k = k;
         this.clip = clip;
+        this.clipBits = Float.floatToRawIntBits(clip);
         this.exponent = 1f / k - 1f; // FP32, as the kernel's 1.0f / k - 1.0f
+        double e = exponent;
+        for (int b = 1; b < 255; b++) {
+            scale[b] = Math.pow(2.0, (b - 127) * e) / k; // (b − 127)·e is exact: 8 × 24 significant bits
+        }
+        scale[0] = Double.NaN;
+        scale[255] = Double.NaN;
+        for (int i = 0; i < centrePow.length; i++) {
+            double c = 1.0 + (i + 0.5) / centrePow.length; // exact
+            centrePow[i] = Math.pow(c, e);
+            centreInv[i] = 1.0 / c;
+        }
+        a1 = e;
+        a2 = a1 * (e - 1) / 2;
+        a3 = a2 * (e - 2) / 3;
+        a4 = a3 * (e - 3) / 4;
+        a5 = a4 * (e - 4) / 5;
     }
 
     /** The sharpness parameter k. */
@@ -113,29 +193,147 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
 
     /**
      * dst[dstOff + i] = {@link #derivative}(x[off + i]) for i &lt; n, bit for bit, for the weights
-     * of a whole layer. The interval is found without data-dependent branches (its index is the
-     * number of interval starts −4 … 4 at or below x, which also puts −0 in [0, 0.5) and x &lt; −6 in
-     * the first interval), so random weights cost no branch mispredictions; the power stays
-     * {@link Math#pow} in double, rounded once.
+     * of a whole layer; allocation-free, and many times faster than {@code derivative} per element.
+     * The distances t = |v| come from the branch-free kernel {@link DgeKernels#distances}, then each
+     * goes through the exact fast path of {@link #derivativeOfT} (with the Vector API: its lanewise
+     * form, {@link #derivativesVector}; its scalar twin is {@link #derivativesScalar}).
      */
     public void derivatives(float[] x, int off, float[] dst, int dstOff, int n) {
         java.util.Objects.checkFromIndexSize(off, n, x.length);
         java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
-        for (int j = 0; j < n; j++) {
-            float v = x[off + j];
-            if (!(v <= 6f)) { // x > 6 or NaN: no interval
-                dst[dstOff + j] = 0f;
-                continue;
-            }
-            int i = (v >= -4f ? 1 : 0) + (v >= -3f ? 1 : 0) + (v >= -2f ? 1 : 0) + (v >= -1.5f ? 1 : 0)
-                    + (v >= -1f ? 1 : 0) + (v >= -0.5f ? 1 : 0) + (v >= 0f ? 1 : 0) + (v >= 0.5f ? 1 : 0)
-                    + (v >= 1f ? 1 : 0) + (v >= 1.5f ? 1 : 0) + (v >= 2f ? 1 : 0) + (v >= 3f ? 1 : 0)
-                    + (v >= 4f ? 1 : 0);
-            float u = v - LEFT[i];
-            float t = Math.abs(2f * u / DELTA[i] - 1f);
-            float d = (float) (Math.pow(t, exponent) / k);
-            dst[dstOff + j] = Math.min(d, clip);
+        if (Simd.ENABLED) {
+            derivativesVector(x, off, dst, dstOff, n);
+        } else {
+            derivativesScalar(x, off, dst, dstOff, n);
         }
+    }
+
+    /** The scalar twin of {@link #derivativesVector}: {@link #derivativeOfT} of each distance. */
+    void derivativesScalar(float[] x, int off, float[] dst, int dstOff, int n) {
+        for (int j = 0; j < n; j++) {
+            dst[dstOff + j] = derivativeOfT(DgeKernels.distance(x[off + j]));
+        }
+    }
+
+    /**
+     * Block by block (kept in L1): the distances go to dst ({@link DgeKernels#distancesVector}), their
+     * table indices to a per-thread int scratch (the gathers take their indices from an int[]), then
+     * {@link #approximate} and {@link #derivativeOfT}'s rounding run lanewise with the same operations
+     * in the same order, so q is the same double in every lane; a vector with any lane outside the
+     * safe range is redone element by element by {@link #derivativeOfT}.
+     */
+    void derivativesVector(float[] x, int off, float[] dst, int dstOff, int n) {
+        int[] index = INDEX.get(); // [0, BLOCK): sub-interval i of the mantissa; [BLOCK, 2·BLOCK): biased exponent E
+        double[] sc = scale;
+        double[] cp = centrePow;
+        double[] ci = centreInv;
+        for (int b = 0; b < n; b += BLOCK) {
+            int len = Math.min(BLOCK, n - b);
+            int base = dstOff + b;
+            DgeKernels.distancesVector(x, off + b, dst, base, len);
+            int vb = F.loopBound(len);
+            for (int j = 0; j < vb; j += F.length()) {
+                IntVector bits = FloatVector.fromArray(F, dst, base + j).reinterpretAsInts();
+                bits.lanewise(VectorOperators.LSHR, 23 - INDEX_BITS).and((1 << INDEX_BITS) - 1).intoArray(index, j);
+                bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).intoArray(index, BLOCK + j);
+            }
+            for (int j = 0; j < vb; j += D.length()) {
+                // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
+                LongVector tb = ((DoubleVector) FloatVector.fromArray(FH, dst, base + j)
+                        .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
+                DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
+                DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
+                DoubleVector r = m.sub(c).mul(DoubleVector.fromArray(D, ci, 0, index, j));
+                DoubleVector r2 = r.mul(r);
+                DoubleVector series = r2.fma(r2.fma(r.fma(a5, a4), r.fma(a3, a2)), r.mul(a1)).add(1.0);
+                LongVector q = DoubleVector.fromArray(D, sc, 0, index, BLOCK + j)
+                        .mul(DoubleVector.fromArray(D, cp, 0, index, j)).mul(series).reinterpretAsLongs();
+                LongVector biased = q.lanewise(VectorOperators.LSHR, 52);
+                VectorMask<Long> safe = biased.compare(VectorOperators.GE, 1023 - 126)
+                        .and(biased.compare(VectorOperators.LE, 1023 + 127))
+                        .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
+                if (safe.allTrue()) {
+                    ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
+                            .convertShape(VectorOperators.L2I, IH, 0))
+                            .min(clipBits).reinterpretAsFloats().intoArray(dst, base + j);
+                } else {
+                    for (int p = base + j; p < base + j + D.length(); p++) {
+                        dst[p] = derivativeOfT(dst[p]);
+                    }
+                }
+            }
+            for (int p = base + vb; p < base + len; p++) {
+                dst[p] = derivativeOfT(dst[p]);
+            }
+        }
+    }
+
+    /**
+     * min((float) (t^e / k), clip) with t^e/k as {@link Math#pow}{@code (t, e) / k} in double, for
+     * t = |v| ≥ 0 (the last step of {@link #derivative}), bit for bit, mostly without {@code pow}.
+     *
+     * <p>Ziv's exact-rounding test: q = {@link #approximate}(t) and the reference double
+     * {@code Math.pow(t, e) / k} both lie within 5.8·2^-52 (relative) of the real t^e/k. Rounding to
+     * FP32 is monotone and changes only at the midpoints between adjacent floats, so when q is at
+     * least {@link #GUARD} units of its last place away from every midpoint (and in FP32's normal
+     * range, where the midpoints are the doubles whose 29 low mantissa bits are 0x1000_0000, including
+     * the one just below a power of two, which shows in the lower binade) the reference rounds to the
+     * same float as q, and so does the clip after it. Otherwise (about 2^-12 of all t, plus t = 0,
+     * subnormal or infinite) the reference expression is evaluated. t = NaN, the kernel's mark of a
+     * weight with no interval, gives 0.
+     */
+    float derivativeOfT(float t) {
+        long q = Double.doubleToRawLongBits(approximate(t));
+        if (roundsSafely(q)) {
+            // (float) q, with no midpoint near: add half of FP32's last place and keep its bits (a
+            // carry out of the mantissa steps the exponent, as rounding does), rebias 1023 → 127.
+            int f = (int) ((q + 0x1000_0000L) >>> 29) - ((1023 - 127) << 23);
+            return Float.intBitsToFloat(Math.min(f, clipBits)); // positive floats order as their bits
+        }
+        if (Float.isNaN(t)) {
+            return 0f; // no interval (x > 6 or NaN); see DgeKernels
+        }
+        return Math.min((float) (Math.pow(t, exponent) / k), clip);
+    }
+
+    /**
+     * t^e/k in double for a normal t (NaN for t = 0, subnormal, ∞ or NaN), within 4.3·2^-52 relative
+     * of the real value: with t = 2^(E−127)·m, c the centre of m's sub-interval and r = (m − c)/c,
+     * t^e/k = [2^((E−127)e)/k] · c^e · (1 + r)^e. The two table entries carry at most 1.5 and 1 ulp
+     * ({@link Math#pow} and the division by k), the degree-5 binomial series truncates below
+     * |a6|·r^6 ≤ 2^-54 (|r| &lt; 2^-9, |a_n| ≤ 1 for −1 ≤ e ≤ 0), its last addition 1 + s rounds by
+     * half an ulp (s, evaluated by Estrin's scheme with fused multiply-adds for a short dependency
+     * chain, is below 2^-9 and its roundings below 2^-61), r carries 2^-52 relative (harmless: below
+     * 2^-61 in the result) and the two products half an ulp each.
+     *
+     * <p>m and c are assembled from bits (no int-to-double conversion, whose partial register write
+     * would chain the iterations of the bulk loop); m − c is exact (same binade, 23-bit operands).
+     */
+    double approximate(float t) {
+        int bits = Float.floatToRawIntBits(t);
+        int i = (bits >>> (23 - INDEX_BITS)) & ((1 << INDEX_BITS) - 1);
+        long mantissa = (long) (bits & 0x7F_FFFF) << 29;
+        double m = Double.longBitsToDouble(ONE | mantissa);
+        double c = Double.longBitsToDouble(ONE | (mantissa & CENTRE_MASK) | CENTRE_BIT);
+        double r = (m - c) * centreInv[i];
+        double r2 = r * r;
+        double series = 1.0 + Math.fma(r2, Math.fma(r2, Math.fma(r, a5, a4), Math.fma(r, a3, a2)), a1 * r);
+        return scale[(bits >>> 23) & 0xFF] * centrePow[i] * series;
+    }
+
+    /**
+     * Whether (float) of every double within {@link #GUARD} units of q's last place of q is the same
+     * normal float: q's exponent is in FP32's normal range [−126, 127] and its 29 mantissa bits below
+     * FP32's are at least GUARD away from the midpoint pattern 0x1000_0000. False for NaN.
+     */
+    static boolean roundsSafely(double q) {
+        return roundsSafely(Double.doubleToRawLongBits(q));
+    }
+
+    private static boolean roundsSafely(long q) {
+        int biased = (int) (q >>> 52); // sign bit set (negative, or a negative NaN) lands outside the range
+        int low = (int) q & 0x1FFF_FFFF;
+        return ((biased - (1023 - 126)) | ((1023 + 127) - biased)) >= 0 & Math.abs(low - 0x1000_0000) > GUARD;
     }
 
     /**
