@@ -2,9 +2,6 @@ package dev.fp4.nn;
 
 import dev.fp4.core.gemm.Gemm;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RecursiveAction;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.function.IntConsumer;
 
 /**
@@ -42,63 +39,12 @@ public final class Parallel {
     }
 
     /**
-     * Runs {@code body.accept(i)} for every i in [0, count), in ranges of consecutive items spread
-     * over the pool; inline (in increasing i) with one thread, one item, or from inside a pool
-     * worker. The items must write disjoint data.
+     * Runs {@code body.accept(i)} for every i in [0, count) on the pool ({@link Gemm#parallelFor}:
+     * one task per thread, each taking the next item from a shared counter, so a call allocates a
+     * few objects and nothing per item); inline (in increasing i) with one thread, one item, or
+     * from inside a pool worker. The items must write disjoint data.
      */
     public static void forEach(int count, IntConsumer body) {
-        if (count <= 0) {
-            return;
-        }
-        int t = Gemm.threads();
-        if (count == 1 || t == 1 || ForkJoinTask.inForkJoinPool()) {
-            for (int i = 0; i < count; i++) {
-                body.accept(i);
-            }
-            return;
-        }
-        // A few ranges per thread balance the load on a shared machine; each range is one task.
-        int grain = Math.max(1, count / (4 * t));
-        RangeTask task = new RangeTask(body, 0, count, grain);
-        while (true) {
-            ForkJoinPool p = Gemm.pool();
-            try {
-                p.invoke(task);
-                return;
-            } catch (RejectedExecutionException e) {
-                if (p == Gemm.pool()) {
-                    throw e;
-                }
-                task.reinitialize(); // setThreads replaced the pool meanwhile: run on the new one
-            }
-        }
-    }
-
-    /** Splits [lo, hi) in halves down to {@code grain} items. */
-    private static final class RangeTask extends RecursiveAction {
-        private static final long serialVersionUID = 1L;
-        private final transient IntConsumer body;
-        private final int lo;
-        private final int hi;
-        private final int grain;
-
-        RangeTask(IntConsumer body, int lo, int hi, int grain) {
-            this.body = body;
-            this.lo = lo;
-            this.hi = hi;
-            this.grain = grain;
-        }
-
-        @Override
-        protected void compute() {
-            if (hi - lo <= grain) {
-                for (int i = lo; i < hi; i++) {
-                    body.accept(i);
-                }
-                return;
-            }
-            int mid = (lo + hi) >>> 1;
-            invokeAll(new RangeTask(body, lo, mid, grain), new RangeTask(body, mid, hi, grain));
-        }
+        Gemm.parallelFor(count, body);
     }
 }

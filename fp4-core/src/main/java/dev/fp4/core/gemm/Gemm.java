@@ -102,7 +102,7 @@ public final class Gemm {
             }
             return;
         }
-        invoke(new Range(body, 0, count));
+        invoke(new Claim(body, count, Math.min(threads, count)));
     }
 
     /**
@@ -124,27 +124,78 @@ public final class Gemm {
         }
     }
 
-    /** Splits [lo, hi) in halves down to single items. */
-    private static final class Range extends java.util.concurrent.RecursiveAction {
+    /**
+     * The tasks of one {@link #parallelFor}: min(threads, count) of them take items one at a time
+     * from a shared counter, so a fast thread takes more items and a call allocates the tasks and
+     * the counter, nothing per item (a halving split allocated two tasks per item). The first task
+     * (the root) forks the others, runs its share, and returns only after all have finished; an
+     * exception stops the handing out of items and is rethrown once every task has ended.
+     */
+    private static final class Claim extends java.util.concurrent.RecursiveAction {
         private static final long serialVersionUID = 1L;
         private final transient java.util.function.IntConsumer body;
-        private final int lo;
-        private final int hi;
+        private final int count;
+        private final int workers;
+        private final transient java.util.concurrent.atomic.AtomicInteger next;
 
-        Range(java.util.function.IntConsumer body, int lo, int hi) {
+        Claim(java.util.function.IntConsumer body, int count, int workers) {
+            this(body, count, workers, new java.util.concurrent.atomic.AtomicInteger());
+        }
+
+        private Claim(java.util.function.IntConsumer body, int count, int workers,
+                      java.util.concurrent.atomic.AtomicInteger next) {
             this.body = body;
-            this.lo = lo;
-            this.hi = hi;
+            this.count = count;
+            this.workers = workers;
+            this.next = next;
         }
 
         @Override
         protected void compute() {
-            if (hi - lo == 1) {
-                body.accept(lo);
+            if (workers <= 1) {
+                run();
                 return;
             }
-            int mid = (lo + hi) >>> 1;
-            invokeAll(new Range(body, lo, mid), new Range(body, mid, hi));
+            next.set(0); // a root resubmitted after reinitialize() starts over
+            Claim[] helpers = new Claim[workers - 1];
+            for (int w = 0; w < helpers.length; w++) {
+                helpers[w] = new Claim(body, count, 1, next);
+                helpers[w].fork();
+            }
+            Throwable failure = null;
+            try {
+                run();
+            } catch (RuntimeException | Error e) {
+                failure = e;
+            }
+            for (Claim h : helpers) {
+                try {
+                    h.join();
+                } catch (RuntimeException | Error e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else if (failure != e) {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+            if (failure instanceof RuntimeException re) {
+                throw re;
+            }
+            if (failure instanceof Error err) {
+                throw err;
+            }
+        }
+
+        private void run() {
+            try {
+                for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+                    body.accept(i);
+                }
+            } catch (RuntimeException | Error e) {
+                next.set(count); // the other tasks stop after their current item
+                throw e;
+            }
         }
     }
 }

@@ -632,8 +632,10 @@ public final class CsrMatrix {
                 colPtr = new int[cols + 1];
             }
             if (colRow.length < nnz) {
-                colRow = new int[nnz];
-                colDst = new int[nnz];
+                // The capacity (OutlierClamp grows it once to the most a clamp can change), not nnz,
+                // which varies from step to step: no reallocation at each new maximum.
+                colRow = new int[Math.max(nnz, colIdx.length)];
+                colDst = new int[colRow.length];
             }
             // Counting sort by column; rows are visited in increasing order, so each column's list is
             // sorted by row.
@@ -660,7 +662,7 @@ public final class CsrMatrix {
             colRowOffN = -1;
         }
         if (colRowOffN != n) {
-            int[] off = colRowOff.length >= nnz && colRowOffN < 0 ? colRowOff : new int[nnz];
+            int[] off = colRowOff.length >= nnz && colRowOffN < 0 ? colRowOff : new int[Math.max(nnz, colIdx.length)];
             for (int t = 0; t < nnz; t++) {
                 off[t] = colRow[t] * n;
             }

@@ -224,9 +224,6 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
      */
     void derivativesVector(float[] x, int off, float[] dst, int dstOff, int n) {
         int[] index = INDEX.get(); // [0, BLOCK): sub-interval i of the mantissa; [BLOCK, 2·BLOCK): biased exponent E
-        double[] sc = scale;
-        double[] cp = centrePow;
-        double[] ci = centreInv;
         for (int b = 0; b < n; b += BLOCK) {
             int len = Math.min(BLOCK, n - b);
             int base = dstOff + b;
@@ -237,33 +234,46 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
                 bits.lanewise(VectorOperators.LSHR, 23 - INDEX_BITS).and((1 << INDEX_BITS) - 1).intoArray(index, j);
                 bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).intoArray(index, BLOCK + j);
             }
-            for (int j = 0; j < vb; j += D.length()) {
-                // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
-                LongVector tb = ((DoubleVector) FloatVector.fromArray(FH, dst, base + j)
-                        .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
-                DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
-                DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
-                DoubleVector r = m.sub(c).mul(DoubleVector.fromArray(D, ci, 0, index, j));
-                DoubleVector r2 = r.mul(r);
-                DoubleVector series = r2.fma(r2.fma(r.fma(a5, a4), r.fma(a3, a2)), r.mul(a1)).add(1.0);
-                LongVector q = DoubleVector.fromArray(D, sc, 0, index, BLOCK + j)
-                        .mul(DoubleVector.fromArray(D, cp, 0, index, j)).mul(series).reinterpretAsLongs();
-                LongVector biased = q.lanewise(VectorOperators.LSHR, 52);
-                VectorMask<Long> safe = biased.compare(VectorOperators.GE, 1023 - 126)
-                        .and(biased.compare(VectorOperators.LE, 1023 + 127))
-                        .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
-                if (safe.allTrue()) {
-                    ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
-                            .convertShape(VectorOperators.L2I, IH, 0))
-                            .min(clipBits).reinterpretAsFloats().intoArray(dst, base + j);
-                } else {
-                    for (int p = base + j; p < base + j + D.length(); p++) {
-                        dst[p] = derivativeOfT(dst[p]);
-                    }
-                }
-            }
+            derivativesOfTVector(dst, base, vb, index);
             for (int p = base + vb; p < base + len; p++) {
                 dst[p] = derivativeOfT(dst[p]);
+            }
+        }
+    }
+
+    /**
+     * The lanewise part of {@link #derivativesVector} for dst[base, base + vb) (vb a multiple of the
+     * lane count), the t's in dst and their table indices in {@code index}. A method of its own so
+     * that C2 compiles it with a full inlining budget: inside the larger loop the shape-changing
+     * conversions were once left as calls, which box every vector.
+     */
+    private void derivativesOfTVector(float[] dst, int base, int vb, int[] index) {
+        double[] sc = scale;
+        double[] cp = centrePow;
+        double[] ci = centreInv;
+        for (int j = 0; j < vb; j += D.length()) {
+            // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
+            LongVector tb = ((DoubleVector) FloatVector.fromArray(FH, dst, base + j)
+                    .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
+            DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
+            DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
+            DoubleVector r = m.sub(c).mul(DoubleVector.fromArray(D, ci, 0, index, j));
+            DoubleVector r2 = r.mul(r);
+            DoubleVector series = r2.fma(r2.fma(r.fma(a5, a4), r.fma(a3, a2)), r.mul(a1)).add(1.0);
+            LongVector q = DoubleVector.fromArray(D, sc, 0, index, BLOCK + j)
+                    .mul(DoubleVector.fromArray(D, cp, 0, index, j)).mul(series).reinterpretAsLongs();
+            LongVector biased = q.lanewise(VectorOperators.LSHR, 52);
+            VectorMask<Long> safe = biased.compare(VectorOperators.GE, 1023 - 126)
+                    .and(biased.compare(VectorOperators.LE, 1023 + 127))
+                    .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
+            if (safe.allTrue()) {
+                ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
+                        .convertShape(VectorOperators.L2I, IH, 0))
+                        .min(clipBits).reinterpretAsFloats().intoArray(dst, base + j);
+            } else {
+                for (int p = base + j; p < base + j + D.length(); p++) {
+                    dst[p] = derivativeOfT(dst[p]);
+                }
             }
         }
     }
