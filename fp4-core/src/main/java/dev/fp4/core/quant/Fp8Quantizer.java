@@ -107,9 +107,27 @@ public final class Fp8Quantizer {
      * saturation; NaN gives the canonical NaN.
      */
     public static void roundScaled(float[] x, int off, int len, float sf, float s, Fp8Format format) {
-        Objects.checkFromIndexSize(off, len, x.length);
+        roundScaled(x, off, x, off, len, sf, s, format);
+    }
+
+    /**
+     * dst[dstOff+i] = fp8(src[srcOff+i]·sf)·s for i &lt; len: {@link #roundScaled(float[], int, int,
+     * float, float, Fp8Format)} from one array into another in one pass (a copy followed by the
+     * in-place rounding reads and writes the data twice). {@code dst} may be {@code src} at the same
+     * offset; otherwise the two ranges must not overlap.
+     *
+     * @throws IllegalArgumentException if the ranges overlap at different offsets
+     */
+    public static void roundScaled(float[] src, int srcOff, float[] dst, int dstOff, int len, float sf, float s,
+                                   Fp8Format format) {
+        Objects.checkFromIndexSize(srcOff, len, src.length);
+        Objects.checkFromIndexSize(dstOff, len, dst.length);
+        if (src == dst && srcOff != dstOff && Math.abs((long) srcOff - dstOff) < len) {
+            throw new IllegalArgumentException("dst [" + dstOff + ", " + (dstOff + len) + ") overlaps src ["
+                    + srcOff + ", " + (srcOff + len) + ") at a different offset");
+        }
         if (!Simd.ENABLED) {
-            roundScaledScalar(x, off, len, sf, s, format);
+            roundScaledScalar(src, srcOff, dst, dstOff, len, sf, s, format);
             return;
         }
         int shift = 23 - format.mantissaBits();
@@ -122,7 +140,7 @@ public final class Fp8Quantizer {
         float max = format.max();
         int i = 0;
         for (; i + L <= len; i += L) {
-            FloatVector y = FloatVector.fromArray(F, x, off + i).mul(sf);
+            FloatVector y = FloatVector.fromArray(F, src, srcOff + i).mul(sf);
             IntVector bits = y.reinterpretAsInts();
             IntVector sign = bits.and(0x80000000);
             IntVector mag = bits.and(0x7FFFFFFF);
@@ -133,19 +151,26 @@ public final class Fp8Quantizer {
             FloatVector r = normal.reinterpretAsFloats().blend(sub, small).min(max);
             FloatVector out = r.reinterpretAsInts().or(sign).reinterpretAsFloats().mul(s);
             out = out.blend(Float.NaN, y.test(VectorOperators.IS_NAN));
-            out.intoArray(x, off + i);
+            out.intoArray(dst, dstOff + i);
         }
         if (i < len) {
-            roundScaledScalar(x, off + i, len - i, sf, s, format);
+            roundScaledScalar(src, srcOff + i, dst, dstOff + i, len - i, sf, s, format);
         }
     }
 
-    /** Scalar twin of {@link #roundScaled}, through the format's reference conversion. */
+    /** Scalar twin of {@link #roundScaled(float[], int, int, float, float, Fp8Format)}, through the format's reference conversion. */
     public static void roundScaledScalar(float[] x, int off, int len, float sf, float s, Fp8Format format) {
-        Objects.checkFromIndexSize(off, len, x.length);
+        roundScaledScalar(x, off, x, off, len, sf, s, format);
+    }
+
+    /** Scalar twin of {@link #roundScaled(float[], int, float[], int, int, float, float, Fp8Format)}. */
+    public static void roundScaledScalar(float[] src, int srcOff, float[] dst, int dstOff, int len, float sf, float s,
+                                         Fp8Format format) {
+        Objects.checkFromIndexSize(srcOff, len, src.length);
+        Objects.checkFromIndexSize(dstOff, len, dst.length);
         for (int i = 0; i < len; i++) {
-            float q = format.round(x[off + i] * sf);
-            x[off + i] = q != q ? Float.NaN : q * s;
+            float q = format.round(src[srcOff + i] * sf);
+            dst[dstOff + i] = q != q ? Float.NaN : q * s;
         }
     }
 }

@@ -148,7 +148,34 @@ class Fp8QuantizerTest {
                         throw new AssertionError(f + " x=" + x[i] + " sf=" + sf + ": vector " + a[i] + " scalar " + b[i]);
                     }
                 }
+                // From one array into another (other offsets), vector and scalar: the same bits as in
+                // place, the source untouched, nothing written outside the range.
+                float[] src = x.clone();
+                float[] dv = new float[n + 5];
+                float[] ds = new float[n + 5];
+                java.util.Arrays.fill(dv, 7f);
+                java.util.Arrays.fill(ds, 7f);
+                Fp8Quantizer.roundScaled(src, 1, dv, 4, n, sf, s, f);
+                Fp8Quantizer.roundScaledScalar(src, 1, ds, 4, n, sf, s, f);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(x, src, "source changed");
+                for (int i = 0; i < dv.length; i++) {
+                    float want = i >= 4 && i < 4 + n ? b[i - 3] : 7f;
+                    if (Float.floatToRawIntBits(dv[i]) != Float.floatToRawIntBits(want)
+                            || Float.floatToRawIntBits(ds[i]) != Float.floatToRawIntBits(want)) {
+                        throw new AssertionError(f + " into another array at " + i + ": vector " + dv[i] + " scalar "
+                                + ds[i] + " expected " + want);
+                    }
+                }
             }
         }
+    }
+
+    @Test
+    void roundScaledRejectsOverlappingRangesAtDifferentOffsets() {
+        float[] x = new float[40];
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Fp8Quantizer.roundScaled(x, 0, x, 3, 20, 1f, 1f, Fp8Format.E4M3));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("overlaps"), e.getMessage());
+        Fp8Quantizer.roundScaled(x, 0, x, 20, 20, 1f, 1f, Fp8Format.E4M3); // adjacent: allowed
     }
 }

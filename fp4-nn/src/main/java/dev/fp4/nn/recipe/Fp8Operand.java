@@ -79,7 +79,7 @@ final class Fp8Operand implements OperandFormat {
     }
 
     /**
-     * The scale exponent from a vectorised amax pass, then one vectorised rounding pass
+     * The scale exponent from a vectorised amax pass, then one vectorised rounding pass from src into dst
      * ({@link Fp8Quantizer#roundScaled}, held bit for bit to {@link #round} by its twin test). A
      * non-finite element is found (and named) only when the amax says there is one.
      */
@@ -116,22 +116,18 @@ final class Fp8Operand implements OperandFormat {
             int e = scaleExponent(amax);
             float up = Math.scalb(1f, e);
             float down = Math.scalb(1f, -e);
-            boolean copy = src != dst || srcOff != dstOff;
-            // Element-wise, so chunks give the same bits; but not over a range that overlaps the source
-            // at another offset (the chunks would race): arraycopy handles that on one thread.
-            if (chunks == 1 || (src == dst && copy && Math.abs((long) srcOff - dstOff) < n)) {
-                if (copy) {
-                    System.arraycopy(src, srcOff, dst, dstOff, n);
-                }
+            // Element-wise, so chunks give the same bits. A destination overlapping the source at
+            // another offset is moved first (arraycopy handles the overlap), then rounded in place.
+            if (src == dst && srcOff != dstOff && Math.abs((long) srcOff - dstOff) < n) {
+                System.arraycopy(src, srcOff, dst, dstOff, n); // overlapping: move first, then in place
                 Fp8Quantizer.roundScaled(dst, dstOff, n, up, down, format);
+            } else if (chunks == 1) {
+                Fp8Quantizer.roundScaled(src, srcOff, dst, dstOff, n, up, down, format); // one pass
             } else {
                 dev.fp4.nn.Parallel.forEach(chunks, c -> {
                     int from = (int) ((long) n * c / chunks);
                     int len = (int) ((long) n * (c + 1) / chunks) - from;
-                    if (copy) {
-                        System.arraycopy(src, srcOff + from, dst, dstOff + from, len);
-                    }
-                    Fp8Quantizer.roundScaled(dst, dstOff + from, len, up, down, format);
+                    Fp8Quantizer.roundScaled(src, srcOff + from, dst, dstOff + from, len, up, down, format);
                 });
             }
         };
