@@ -39,10 +39,11 @@ public final class Parallel {
     }
 
     /**
-     * Runs {@code body.accept(i)} for every i in [0, count) on the pool ({@link Gemm#parallelFor}:
-     * one task per thread, each taking the next item from a shared counter, so a call allocates a
-     * few objects and nothing per item); inline (in increasing i) with one thread, one item, or
-     * from inside a pool worker. The items must write disjoint data.
+     * Runs {@code body.accept(i)} for every i in [0, count) on the calling thread and the pool
+     * ({@link Gemm#parallelFor}: the caller and up to threads − 1 workers each take the next item
+     * from a shared counter, so a call allocates a few objects and nothing per item, and the
+     * caller does not wait for a parked worker to wake); inline (in increasing i) with one thread,
+     * one item, or from inside parallel work. The items must write disjoint data.
      */
     public static void forEach(int count, IntConsumer body) {
         Gemm.parallelFor(count, body);

@@ -1,7 +1,6 @@
 package dev.fp4.core.gemm;
 
 import dev.fp4.core.simd.Simd;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -223,7 +222,7 @@ final class GemmEngine {
 
     /**
      * Runs a configured call (operands, C, shape, flags set; k ≥ 1, m, n ≥ 1): on the calling thread
-     * when small, single-threaded or nested in a pool task, else split over {@link Gemm#threads()}
+     * when small, single-threaded or nested in parallel work ({@link Gemm#nested}), else split over {@link Gemm#threads()}
      * rectangles of C along the longer side (each part re-packs the shared operand, which costs
      * O(k · other side) against O(m · n · k / parts) of arithmetic).
      */
@@ -235,7 +234,7 @@ final class GemmEngine {
         long work = (long) m * n * call.k;
         int tilesM = (m + MR - 1) / MR;
         int tilesN = (n + NR - 1) / NR;
-        if (threads == 1 || work < PARALLEL_MIN || ForkJoinTask.inForkJoinPool() || (tilesM < 2 && tilesN < 2)) {
+        if (threads == 1 || work < PARALLEL_MIN || Gemm.nested() || (tilesM < 2 && tilesN < 2)) {
             block(call, 0, m, 0, n, WORKSPACE.get());
             return;
         }
