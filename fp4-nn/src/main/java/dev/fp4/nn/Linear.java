@@ -47,6 +47,9 @@ public final class Linear {
     /** Below this many elements the FP4-only element-wise work stays on the calling thread. */
     static int parallelMin = 1 << 14; // tests lower it to run the split on small shapes
 
+    /** Column splits fall on multiples of this: 16 floats, a multiple of every vector width (4, 8, 16). */
+    private static final int SPLIT_GRAIN = 16;
+
     /** The operand quantizations of one forward and backward, for {@link #roundingStream}. */
     public enum Operand {
         /** X in the forward GeMM. */
@@ -517,16 +520,17 @@ public final class Linear {
             float[] gT = scratch.dw;
             transpose(grad, out, in, gT);
             // Each dWᵀ[c, o] chain runs over the rows in order whatever the split: split o over the
-            // pool, in whole vectors.
+            // pool, at multiples of SPLIT_GRAIN so every piece but the last is whole vectors.
             CsrMatrix res = residual;
-            int chunks = chunks(res.nnz(), out / 16);
+            int grains = out / SPLIT_GRAIN;
+            int chunks = chunks(res.nnz(), grains);
             if (chunks == 1) {
                 res.multiplyTN(dy, 0, out, gT, 0, true);
             } else {
                 float[] dyv = dy;
-                int vecs = out / 16;
                 Parallel.forEach(chunks, c -> res.multiplyTN(dyv, 0, out, gT, 0,
-                        16 * (int) ((long) vecs * c / chunks), c == chunks - 1 ? out : 16 * (int) ((long) vecs * (c + 1) / chunks)));
+                        SPLIT_GRAIN * (int) ((long) grains * c / chunks),
+                        c == chunks - 1 ? out : SPLIT_GRAIN * (int) ((long) grains * (c + 1) / chunks)));
             }
             transpose(gT, in, out, grad);
         }
