@@ -58,6 +58,11 @@ final class GemmEngine {
     static final int B_FLOATS_DECODED = Integer.getInteger("fp4.gemm.bfloats.decoded", 1 << 21);
     /** Below this many multiply-adds a GeMM runs on the calling thread. */
     static final long PARALLEL_MIN = 1L << 20;
+    /**
+     * Row pieces per thread when C is split along M: more pieces even out threads that run at
+     * different speeds, each piece re-reads the shared packed B from cache.
+     */
+    static final int ROW_PIECES_PER_THREAD = Math.max(1, Integer.getInteger("fp4.gemm.pieces", 2));
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 
@@ -97,12 +102,17 @@ final class GemmEngine {
         }
 
         void ensure(int k, int mc, int nc) {
+            if (bpack.length < nc * k) {
+                bpack = new float[nc * k];
+            }
+            ensureRows(k, mc, nc);
+        }
+
+        /** As {@link #ensure} without the right operand's buffer (packed into the call's shared one). */
+        void ensureRows(int k, int mc, int nc) {
             int a = mc * KC;
             if (apack.length < a) {
                 apack = new float[a];
-            }
-            if (bpack.length < nc * k) {
-                bpack = new float[nc * k];
             }
             if (cblock.length < mc * nc) {
                 cblock = new float[mc * nc];
@@ -140,6 +150,32 @@ final class GemmEngine {
         float[] outerB = new float[0];
         Part[] parts = new Part[0];
         final Root root = new Root(this);
+        /** The right operand's current column block, packed once for all threads (split along M). */
+        float[] bshared = new float[0];
+        int sharedJc;
+        int sharedNc;
+        int pieces;
+        /** Bound once: handing them to {@link Gemm#parallelFor} allocates no lambda per call. */
+        final java.util.function.IntConsumer packPanel = this::packPanel;
+        final java.util.function.IntConsumer rowPiece = this::rowPiece;
+
+        /** Packs panel i (NR columns) of the current column block into {@link #bshared}. */
+        void packPanel(int i) {
+            Workspace ws = WORKSPACE.get();
+            ws.ensureRows(k, rowBlock(this), columnBlock(this));
+            int p0 = i * NR;
+            b.pack(bshared, i * k * NR, sharedJc + p0, Math.min(NR, sharedNc - p0), 0, k, NR, ws.tmp);
+        }
+
+        /** Rows of row piece i (whole micro-tiles) against the current shared column block. */
+        void rowPiece(int i) {
+            Workspace ws = WORKSPACE.get();
+            ws.ensureRows(k, rowBlock(this), columnBlock(this));
+            int tiles = (m + MR - 1) / MR;
+            int lo = MR * (int) ((long) tiles * i / pieces);
+            int hi = i == pieces - 1 ? m : MR * (int) ((long) tiles * (i + 1) / pieces);
+            rows(this, lo, hi, sharedJc, sharedNc, bshared, ws);
+        }
 
         void clear() {
             floatsA.clear();
@@ -222,9 +258,11 @@ final class GemmEngine {
 
     /**
      * Runs a configured call (operands, C, shape, flags set; k ≥ 1, m, n ≥ 1): on the calling thread
-     * when small, single-threaded or nested in parallel work ({@link Gemm#nested}), else split over {@link Gemm#threads()}
-     * rectangles of C along the longer side (each part re-packs the shared operand, which costs
-     * O(k · other side) against O(m · n · k / parts) of arithmetic).
+     * when small, single-threaded or nested in parallel work ({@link Gemm#nested}); else, when C has
+     * at least as many rows as columns (or too few column tiles), in row pieces against a right
+     * operand packed once ({@link #splitRows}); else in {@link Gemm#threads()} column rectangles,
+     * each of which packs the whole left operand again (O(m · k) against O(m · n · k / parts) of
+     * arithmetic).
      */
     static void run(Call call) {
         call.prepareScales();
@@ -239,10 +277,14 @@ final class GemmEngine {
             return;
         }
         boolean splitM = tilesM >= threads ? (m >= n || tilesN < threads) : tilesM >= tilesN;
-        int tiles = splitM ? tilesM : tilesN;
-        int count = Math.min(threads, tiles);
-        int per = (tiles + count - 1) / count;
-        count = (tiles + per - 1) / per;
+        if (splitM) {
+            splitRows(call, threads, tilesM);
+            return;
+        }
+        // Column rectangles of whole NR-wide tiles, one per thread.
+        int count = Math.min(threads, tilesN);
+        int per = (tilesN + count - 1) / count;
+        count = (tilesN + per - 1) / per;
         if (call.parts.length < count) {
             Part[] grown = java.util.Arrays.copyOf(call.parts, count);
             for (int i = call.parts.length; i < count; i++) {
@@ -250,96 +292,128 @@ final class GemmEngine {
             }
             call.parts = grown;
         }
-        int unit = splitM ? MR : NR;
-        int extent = splitM ? m : n;
         for (int i = 0; i < count; i++) {
             Part p = call.parts[i];
             p.reinitialize();
-            int lo = i * per * unit;
-            int hi = Math.min(extent, lo + per * unit);
-            if (splitM) {
-                p.m0 = lo;
-                p.m1 = hi;
-                p.n0 = 0;
-                p.n1 = n;
-            } else {
-                p.m0 = 0;
-                p.m1 = m;
-                p.n0 = lo;
-                p.n1 = hi;
-            }
+            p.m0 = 0;
+            p.m1 = m;
+            p.n0 = i * per * NR;
+            p.n1 = Math.min(n, p.n0 + per * NR);
         }
         call.root.reinitialize();
         call.root.count = count;
         Gemm.invoke(call.root);
     }
 
+    /**
+     * The split along M. Per column block, the right operand is packed once into the call's shared
+     * buffer (its panels split over the pool), then pieces of whole micro-tile rows are handed out
+     * one at a time ({@link Gemm#parallelFor}): no thread packs B again, and a thread that is slowed
+     * down (the VM, another process) just takes fewer pieces. Each element of C is still one chain
+     * run by one thread: the same bits as any other split.
+     */
+    static void splitRows(Call call, int threads, int tilesM) {
+        int k = call.k;
+        int ncMax = columnBlock(call);
+        call.pieces = Math.min(tilesM, ROW_PIECES_PER_THREAD * threads);
+        for (int jc = 0; jc < call.n; jc += ncMax) {
+            int nc = Math.min(ncMax, call.n - jc);
+            int panels = (nc + NR - 1) / NR;
+            if (call.bshared.length < panels * k * NR) {
+                call.bshared = new float[panels * k * NR];
+            }
+            call.sharedJc = jc;
+            call.sharedNc = nc;
+            Gemm.parallelFor(panels, call.packPanel);
+            Gemm.parallelFor(call.pieces, call.rowPiece);
+        }
+    }
+
     /** C[m0..m1, n0..n1) of a call, on one thread with its own buffers. */
     static void block(Call call, int m0, int m1, int n0, int n1, Workspace ws) {
+        final int k = call.k;
+        final int ncMax = columnBlock(call);
+        ws.ensure(k, rowBlock(call), ncMax);
+        for (int jc = n0; jc < n1; jc += ncMax) {
+            int nc = Math.min(ncMax, n1 - jc);
+            call.b.pack(ws.bpack, 0, jc, nc, 0, k, NR, ws.tmp);
+            rows(call, m0, m1, jc, nc, ws.bpack, ws);
+        }
+    }
+
+    /** Columns per block of C for a call: wider when the left operand is decoded from FP4. */
+    static int columnBlock(Call call) {
+        return call.a instanceof GemmOperand.Fp4
+                ? columnBlock(call.k, NC_DECODED, B_FLOATS_DECODED) : columnBlock(call.k, NC, B_FLOATS);
+    }
+
+    /** Rows per block of C for a call. */
+    static int rowBlock(Call call) {
+        return call.a.kMajor ? MC_KMAJOR : MC;
+    }
+
+    /**
+     * C[m0..m1, jc..jc+nc) of a call from the right operand's columns jc..jc+nc already packed in
+     * {@code bpack} (NR-wide panels over the whole reduction); the left operand is packed into the
+     * thread's own buffer. {@code ws} must be {@link Workspace#ensure ensured} for the call.
+     */
+    static void rows(Call call, int m0, int m1, int jc, int nc, float[] bpack, Workspace ws) {
         final int k = call.k;
         final int n = call.n;
         final float[] c = call.c;
         final int cOff = call.cOff;
         final boolean scaled = call.scaled;
         final boolean fromC = !scaled && call.accumulate;
-        final int ncMax = call.a instanceof GemmOperand.Fp4
-                ? columnBlock(k, NC_DECODED, B_FLOATS_DECODED) : columnBlock(k, NC, B_FLOATS);
-        final int mcMax = call.a.kMajor ? MC_KMAJOR : MC;
-        ws.ensure(k, mcMax, ncMax);
+        final int mcMax = rowBlock(call);
         final float[] apack = ws.apack;
-        final float[] bpack = ws.bpack;
         final float[] cb = ws.cblock;
         final float[] tmp = ws.tmp;
-        for (int jc = n0; jc < n1; jc += ncMax) {
-            int nc = Math.min(ncMax, n1 - jc);
-            int ncp = roundUp(nc, NR);
-            call.b.pack(bpack, jc, nc, 0, k, NR, tmp);
-            for (int ic = m0; ic < m1; ic += mcMax) {
-                int mc = Math.min(mcMax, m1 - ic);
-                if (fromC) {
-                    for (int i = 0; i < mc; i++) {
-                        System.arraycopy(c, cOff + (ic + i) * n + jc, cb, i * ncp, nc);
-                    }
+        final int ncp = roundUp(nc, NR);
+        for (int ic = m0; ic < m1; ic += mcMax) {
+            int mc = Math.min(mcMax, m1 - ic);
+            if (fromC) {
+                for (int i = 0; i < mc; i++) {
+                    System.arraycopy(c, cOff + (ic + i) * n + jc, cb, i * ncp, nc);
                 }
-                for (int pc = 0; pc < k; pc += KC) {
-                    int kc = Math.min(KC, k - pc);
-                    call.a.pack(apack, ic, mc, pc, kc, MR, tmp);
-                    boolean load = pc > 0 || fromC;
-                    for (int jp = 0; jp * NR < nc; jp++) {
-                        int bo = jp * k * NR + pc * NR;
-                        if (Simd.ENABLED) {
-                            for (int ip = 0; ip * MR < mc; ip++) {
-                                kernel(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
-                            }
-                        } else {
-                            for (int ip = 0; ip * MR < mc; ip++) {
-                                kernelScalar(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
-                            }
+            }
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                call.a.pack(apack, 0, ic, mc, pc, kc, MR, tmp);
+                boolean load = pc > 0 || fromC;
+                for (int jp = 0; jp * NR < nc; jp++) {
+                    int bo = jp * k * NR + pc * NR;
+                    if (Simd.ENABLED) {
+                        for (int ip = 0; ip * MR < mc; ip++) {
+                            kernel(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
+                        }
+                    } else {
+                        for (int ip = 0; ip * MR < mc; ip++) {
+                            kernelScalar(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
                         }
                     }
                 }
-                if (scaled) {
-                    final float[] oa = call.outerA;
-                    final float[] ob = call.outerB;
-                    final boolean acc = call.accumulate;
-                    for (int i = 0; i < mc; i++) {
-                        float si = oa[ic + i];
-                        int ci = cOff + (ic + i) * n + jc;
-                        int bi = i * ncp;
-                        if (acc) {
-                            for (int j = 0; j < nc; j++) {
-                                c[ci + j] += cb[bi + j] * (si * ob[jc + j]);
-                            }
-                        } else {
-                            for (int j = 0; j < nc; j++) {
-                                c[ci + j] = cb[bi + j] * (si * ob[jc + j]);
-                            }
+            }
+            if (scaled) {
+                final float[] oa = call.outerA;
+                final float[] ob = call.outerB;
+                final boolean acc = call.accumulate;
+                for (int i = 0; i < mc; i++) {
+                    float si = oa[ic + i];
+                    int ci = cOff + (ic + i) * n + jc;
+                    int bi = i * ncp;
+                    if (acc) {
+                        for (int j = 0; j < nc; j++) {
+                            c[ci + j] += cb[bi + j] * (si * ob[jc + j]);
+                        }
+                    } else {
+                        for (int j = 0; j < nc; j++) {
+                            c[ci + j] = cb[bi + j] * (si * ob[jc + j]);
                         }
                     }
-                } else {
-                    for (int i = 0; i < mc; i++) {
-                        System.arraycopy(cb, i * ncp, c, cOff + (ic + i) * n + jc, nc);
-                    }
+                }
+            } else {
+                for (int i = 0; i < mc; i++) {
+                    System.arraycopy(cb, i * ncp, c, cOff + (ic + i) * n + jc, nc);
                 }
             }
         }

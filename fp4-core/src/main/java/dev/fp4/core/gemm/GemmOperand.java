@@ -22,23 +22,23 @@ abstract class GemmOperand {
 
     /**
      * Packs X[x0 .. x0+len, p0 .. p0+kc) into panels of {@code width} outer indices: element
-     * (x0 + t, p0 + q) goes to {@code dst[(t / width)·kc·width + q·width + t % width]}; the last
-     * panel is padded with zeros up to a multiple of width.
+     * (x0 + t, p0 + q) goes to {@code dst[dstOff + (t / width)·kc·width + q·width + t % width]}; the
+     * last panel is padded with zeros up to a multiple of width.
      *
      * @param tmp scratch owned by the calling thread, at least max(16·kc, len) floats
      */
-    abstract void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp);
+    abstract void pack(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width, float[] tmp);
 
     /** Factor applied to every output element in this operand's row/column x (1 for FP32). */
     abstract float outer(int x);
 
     /** Zeros the padding of the last panel (outer indices len .. roundUp(len, width)). */
-    static void zeroPad(float[] dst, int len, int kc, int width) {
+    static void zeroPad(float[] dst, int dstOff, int len, int kc, int width) {
         int used = len % width;
         if (used == 0) {
             return;
         }
-        int off = (len / width) * kc * width;
+        int off = dstOff + (len / width) * kc * width;
         for (int q = 0; q < kc; q++) {
             int d = off + q * width;
             Arrays.fill(dst, d + used, d + width, 0f);
@@ -49,20 +49,20 @@ abstract class GemmOperand {
      * Distributes kc rows of a k-major source (row q holds outer indices 0..len from
      * {@code src[srcOff + q·ld]}) into panels.
      */
-    static void panelsFromRows(float[] src, int srcOff, int ld, int len, int kc, float[] dst, int width) {
+    static void panelsFromRows(float[] src, int srcOff, int ld, int len, int kc, float[] dst, int dstOff, int width) {
         for (int q = 0; q < kc; q++) {
-            spreadRow(src, srcOff + q * ld, len, dst, q, kc, width);
+            spreadRow(src, srcOff + q * ld, len, dst, dstOff + q * width, kc, width);
         }
     }
 
     /**
-     * Spreads one reduction row (outer indices 0..len from {@code src[s]}) into row q of the panels.
+     * Spreads one reduction row (outer indices 0..len from {@code src[s]}) into the panels, its first
+     * element going to {@code dst[d]} (row q of the first panel is at q·width from the panels' start).
      * Narrow panels (the MR-tall left operand) move with one masked vector load and store each (or
      * element by element without vectors): a 6-float arraycopy costs more than the copy itself.
      */
-    static void spreadRow(float[] src, int s, int len, float[] dst, int q, int kc, int width) {
+    static void spreadRow(float[] src, int s, int len, float[] dst, int d, int kc, int width) {
         int panelStride = kc * width;
-        int d = q * width;
         if (width >= 16) {
             for (int t0 = 0; t0 < len; t0 += width, d += panelStride) {
                 System.arraycopy(src, s + t0, dst, d, Math.min(width, len - t0));
@@ -123,16 +123,16 @@ abstract class GemmOperand {
         }
 
         @Override
-        void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp) {
+        void pack(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width, float[] tmp) {
             if (kMajor) {
-                panelsFromRows(a, off + p0 * ld + x0, ld, len, kc, dst, width);
+                panelsFromRows(a, off + p0 * ld + x0, ld, len, kc, dst, dstOff, width);
             } else {
                 for (int t0 = 0; t0 < len; t0 += width) {
                     transposeInto(a, off + (x0 + t0) * ld + p0, ld, Math.min(width, len - t0), kc,
-                            dst, (t0 / width) * kc * width, width);
+                            dst, dstOff + (t0 / width) * kc * width, width);
                 }
             }
-            zeroPad(dst, len, kc, width);
+            zeroPad(dst, dstOff, len, kc, width);
         }
 
         @Override
@@ -177,19 +177,19 @@ abstract class GemmOperand {
         }
 
         @Override
-        void pack(float[] dst, int x0, int len, int p0, int kc, int width, float[] tmp) {
+        void pack(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width, float[] tmp) {
             boolean scales = !factored;
             if (kMajor) {
                 // One decode per reduction row over the whole block, then spread into panels.
                 for (int q = 0; q < kc; q++) {
                     t.decodeRow(p0 + q, x0, len, tmp, 0, scales);
-                    spreadRow(tmp, 0, len, dst, q, kc, width);
+                    spreadRow(tmp, 0, len, dst, dstOff + q * width, kc, width);
                 }
             } else {
                 // Per panel, decode up to GROUP of its rows, then transpose them into place.
                 for (int t0 = 0; t0 < len; t0 += width) {
                     int pw = Math.min(width, len - t0);
-                    int panel = (t0 / width) * kc * width;
+                    int panel = dstOff + (t0 / width) * kc * width;
                     for (int g = 0; g < pw; g += GROUP) {
                         int rows = Math.min(GROUP, pw - g);
                         for (int r = 0; r < rows; r++) {
@@ -199,7 +199,7 @@ abstract class GemmOperand {
                     }
                 }
             }
-            zeroPad(dst, len, kc, width);
+            zeroPad(dst, dstOff, len, kc, width);
         }
 
         @Override

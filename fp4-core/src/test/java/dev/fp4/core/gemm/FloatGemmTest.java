@@ -166,6 +166,42 @@ class FloatGemmTest {
         }
     }
 
+    /**
+     * The split along M (B packed once into a shared buffer, row pieces handed out one at a time):
+     * tall shapes with several column blocks (n above the 512-column block), a row count that is not
+     * a multiple of the 6-row tile, offsets, and every accumulation mode, equal to the reference bit
+     * for bit at 1, 2 and 3 threads (3 threads: pieces end at different tiles than with 2).
+     */
+    @Test
+    void rowSplitEqualsTheReference() {
+        int before = Gemm.threads();
+        try {
+            RandomGenerator r = rng(77);
+            int m = 1201;
+            int n = 530;
+            int k = 37;
+            assertTrue((long) m * n * k >= GemmEngine.PARALLEL_MIN);
+            assertTrue(m >= n && n > GemmEngine.NC, "tall, with at least two column blocks");
+            float[] a = random(r, 3 + m * k);
+            float[] b = random(r, 5 + n * k);
+            float[] c0 = random(r, 2 + m * n);
+            for (Layout l : Layout.values()) {
+                for (boolean acc : new boolean[] {false, true}) {
+                    float[] expected = c0.clone();
+                    reference(l, a, 3, b, 5, expected, 2, m, n, k, acc);
+                    for (int threads : new int[] {1, 2, 3}) {
+                        Gemm.setThreads(threads);
+                        float[] c = c0.clone();
+                        gemm(l, a, 3, b, 5, c, 2, m, n, k, acc);
+                        assertArrayEquals(expected, c, l + " acc=" + acc + " with " + threads + " threads");
+                    }
+                }
+            }
+        } finally {
+            Gemm.setThreads(before);
+        }
+    }
+
     @Test
     void identicalForAnyThreadCountAndAcrossCalls() {
         int before = Gemm.threads();

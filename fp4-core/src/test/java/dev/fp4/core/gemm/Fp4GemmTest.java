@@ -276,25 +276,28 @@ class Fp4GemmTest {
         int before = Gemm.threads();
         try {
             RandomGenerator r = rng(5);
-            int m = 150;
-            int n = 170;
             int k = 1000;
-            assertTrue((long) m * n * k >= GemmEngine.PARALLEL_MIN);
-            for (Fp4Scheme s : List.of(Fp4Scheme.mxfp4(), Fp4Scheme.nvfp4(), Fp4Scheme.perRow())) {
-                for (Layout l : Layout.values()) {
-                    int[] as = aShape(l, m, k);
-                    int[] bs = bShape(l, n, k);
-                    Fp4Tensor a = Fp4Tensor.quantize(data(r, as[0], as[1]), as[0], as[1], s);
-                    Fp4Tensor b = Fp4Tensor.quantize(data(r, bs[0], bs[1]), bs[0], bs[1], s);
-                    float[] first = null;
-                    for (int threads : new int[] {1, 2, 3, 2}) {
-                        Gemm.setThreads(threads);
-                        float[] c = new float[m * n];
-                        fp4(l, a, b, c, 0, false);
-                        if (first == null) {
-                            first = c;
-                        } else {
-                            assertArrayEquals(first, c, s + " " + l + " with " + threads + " threads");
+            // 150 × 170 splits along N, 601 × 130 along M (the right operand packed once, shared).
+            for (int[] mn : new int[][] {{150, 170}, {601, 130}}) {
+                int m = mn[0];
+                int n = mn[1];
+                assertTrue((long) m * n * k >= GemmEngine.PARALLEL_MIN);
+                for (Fp4Scheme s : List.of(Fp4Scheme.mxfp4(), Fp4Scheme.nvfp4(), Fp4Scheme.perRow())) {
+                    for (Layout l : Layout.values()) {
+                        int[] as = aShape(l, m, k);
+                        int[] bs = bShape(l, n, k);
+                        Fp4Tensor a = Fp4Tensor.quantize(data(r, as[0], as[1]), as[0], as[1], s);
+                        Fp4Tensor b = Fp4Tensor.quantize(data(r, bs[0], bs[1]), bs[0], bs[1], s);
+                        float[] first = null;
+                        for (int threads : new int[] {1, 2, 3, 2}) {
+                            Gemm.setThreads(threads);
+                            float[] c = new float[m * n];
+                            fp4(l, a, b, c, 0, false);
+                            if (first == null) {
+                                first = c;
+                            } else {
+                                assertArrayEquals(first, c, m + "x" + n + " " + s + " " + l + " with " + threads + " threads");
+                            }
                         }
                     }
                 }
