@@ -60,6 +60,31 @@ class ThreadCountDeterminismTest {
         return bits;
     }
 
+    /** The transpose is split into bands of 32 source rows: odd shapes, 1–3 threads, every element. */
+    @Test
+    void transposeSplitOverThreadsMovesEveryElement() {
+        Linear.parallelMin = 1;
+        SplittableRandom r = new SplittableRandom(9);
+        for (int[] s : new int[][] {{1, 1}, {31, 7}, {33, 65}, {97, 40}, {256, 3}}) {
+            float[] src = new float[s[0] * s[1]];
+            for (int i = 0; i < src.length; i++) {
+                src[i] = (float) r.nextDouble(-1, 1);
+            }
+            float[] expected = new float[src.length];
+            for (int i = 0; i < s[0]; i++) {
+                for (int j = 0; j < s[1]; j++) {
+                    expected[j * s[0] + i] = src[i * s[1] + j];
+                }
+            }
+            for (int threads = 1; threads <= 3; threads++) {
+                Parallel.setThreads(threads);
+                float[] dst = new float[src.length];
+                Linear.transpose(src, s[0], s[1], dst);
+                assertArrayEquals(expected, dst, s[0] + "x" + s[1] + " with " + threads + " threads");
+            }
+        }
+    }
+
     /**
      * Every recipe; the FP4-only loops (DGE, the clamped-element dX patch, the compensation products) are split even at these
      * small shapes by lowering {@link Linear#parallelMin} to 1.
