@@ -1,6 +1,7 @@
 package dev.fp4.core.quant;
 
 import dev.fp4.core.format.E2M1;
+import dev.fp4.core.gemm.Gemm;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -36,7 +37,12 @@ public final class Fp4Tensor {
     private final float[] multipliers;
     private final float[] amax;
     private final float[] rowMultipliers;
+    /** One block row per row piece: the last row of a piece writes its (unused) "next" amax there. */
+    private float[] spare;
     private float tensorScale = 1f;
+
+    /** Below this many elements a tensor is quantized and decoded on the calling thread. */
+    static final int PARALLEL_MIN = 1 << 16;
 
     private Fp4Tensor(int rows, int cols, Fp4Scheme scheme) {
         Objects.requireNonNull(scheme, "scheme");
@@ -52,9 +58,9 @@ public final class Fp4Tensor {
         int blocks = blockRowCount * blockColCount;
         this.scales = new float[blocks];
         this.multipliers = new float[blocks];
-        // One spare block row: the row pipeline's last row writes its (unused) "next" amax there.
-        this.amax = new float[blocks + blockColCount];
+        this.amax = new float[blocks];
         this.rowMultipliers = new float[cols];
+        this.spare = new float[blockColCount];
         Arrays.fill(scales, 1f);
     }
 
@@ -133,16 +139,38 @@ public final class Fp4Tensor {
     /**
      * Row-local blocks (1 × blockCols): each row's block amax is computed in the same pass that
      * encodes the previous row (QuantKernels.encodeBlocks), so the input streams from memory once.
+     * Rows are independent (stochastic variates are indexed by element), so large tensors run in
+     * row pieces over the pool ({@link Gemm#parallelFor}): the same bits for any thread count.
      */
     private void quantizeRowPipeline(float[] x, int off, Rounding rounding) {
+        tensorScale = 1f;
+        int pieces = rowPieces();
+        if (spare.length < pieces * blockColCount) {
+            spare = new float[pieces * blockColCount];
+        }
+        if (pieces == 1) {
+            pipelineRows(x, off, rounding, 0, rows, 0);
+        } else {
+            Gemm.parallelFor(pieces, p -> pipelineRows(x, off, rounding,
+                    (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces), p));
+        }
+    }
+
+    /** Row pieces for the calling thread and the pool: one per thread for large tensors. */
+    private int rowPieces() {
+        return (long) rows * cols < PARALLEL_MIN ? 1 : Math.min(rows, Gemm.threads());
+    }
+
+    /** Rows [r0, r1) of the pipeline; the piece's last row writes its "next" amax to spare row {@code piece}. */
+    private void pipelineRows(float[] x, int off, Rounding rounding, int r0, int r1, int piece) {
         ScaleRule rule = scheme.scaleRule();
         int nbc = blockColCount;
+        int rowOff = off + r0 * cols;
         for (int j = 0, c0 = 0; j < nbc; j++, c0 += blockCols) {
-            amax[j] = QuantKernels.absMax(x, off + c0, Math.min(blockCols, cols - c0));
+            amax[r0 * nbc + j] = QuantKernels.absMax(x, rowOff + c0, Math.min(blockCols, cols - c0));
         }
-        tensorScale = 1f;
-        for (int r = 0; r < rows; r++) {
-            pipelineRow(x, off, rounding, rule, r);
+        for (int r = r0; r < r1; r++) {
+            pipelineRow(x, off, rounding, rule, r, r + 1 < r1 ? -1 : piece);
         }
     }
 
@@ -151,7 +179,7 @@ public final class Fp4Tensor {
      * inlined) from its invocation count: as the body of a long loop it would only be reached
      * through on-stack replacement, and the first row of every call would run the kernel unoptimised.
      */
-    private void pipelineRow(float[] x, int off, Rounding rounding, ScaleRule rule, int r) {
+    private void pipelineRow(float[] x, int off, Rounding rounding, ScaleRule rule, int r, int lastOfPiece) {
         int nbc = blockColCount;
         int base = r * nbc;
         boolean nanBlocks = false;
@@ -164,11 +192,15 @@ public final class Fp4Tensor {
             }
         }
         blockScales(rule, amax, base, base + nbc, multipliers, scales);
-        // The last row re-reads itself as "next" (from cache) into the spare amax row, so the
-        // kernel always runs the same branch.
-        int nextOff = r + 1 == rows ? off + r * cols : off + (r + 1) * cols;
-        QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
-                x, nextOff, amax, base + nbc);
+        // The last row of a piece re-reads itself as "next" (from cache) into its spare amax row,
+        // so the kernel always runs the same branch and never writes another piece's amax.
+        if (lastOfPiece < 0) {
+            QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
+                    x, off + (r + 1) * cols, amax, base + nbc);
+        } else {
+            QuantKernels.encodeBlocks(x, off + r * cols, cols, blockCols, multipliers, base, rounding, packed, r * cols,
+                    x, off + r * cols, spare, lastOfPiece * nbc);
+        }
         if (nanBlocks) {
             zeroNaNBlocks(r, r);
         }
@@ -363,7 +395,17 @@ public final class Fp4Tensor {
     /** Writes the dequantized values to {@code dst[off, off + rows·cols)}. */
     public void dequantizeInto(float[] dst, int off) {
         Objects.checkFromIndexSize(off, rows * cols, dst.length);
-        for (int r = 0; r < rows; r++) {
+        int pieces = rowPieces();
+        if (pieces == 1) {
+            dequantizeRows(dst, off, 0, rows);
+        } else {
+            Gemm.parallelFor(pieces, p -> dequantizeRows(dst, off,
+                    (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces)));
+        }
+    }
+
+    private void dequantizeRows(float[] dst, int off, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
             decodeRow(r, 0, cols, dst, off + r * cols, true);
             if (tensorScale != 1f) {
                 QuantKernels.scale(dst, off + r * cols, cols, tensorScale);

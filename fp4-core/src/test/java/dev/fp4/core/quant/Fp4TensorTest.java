@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fp4.core.format.BF16;
 import dev.fp4.core.format.E2M1;
 import dev.fp4.core.format.E8M0;
+import dev.fp4.core.gemm.Gemm;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -476,6 +477,50 @@ class Fp4TensorTest {
         float[] one = {1f, 1f, 1f};
         QuantKernels.fakeQuantizeScalar(big, 0, one, 0, one, 0, 3, 1f, Rounding.stochastic(1), 0);
         assertArrayEquals(new float[] {6f, -6f, 6f}, big);
+    }
+
+    /**
+     * Tensors of at least {@link Fp4Tensor#PARALLEL_MIN} elements quantize and decode in row pieces
+     * over the pool: codes, scales and decoded values are the same bits with 1, 2 and 3 threads (3
+     * puts piece ends elsewhere), for the row pipeline with RNE and stochastic rounding; a non-finite
+     * element in a later piece is still named and leaves the tensor decoding to NaN.
+     */
+    @Test
+    void rowPiecesGiveTheSameBitsForAnyThreadCount() {
+        int before = Gemm.threads();
+        try {
+            SplittableRandom rnd = new SplittableRandom(31);
+            int rows = 301;
+            int cols = 256;
+            assertTrue(rows * cols >= Fp4Tensor.PARALLEL_MIN);
+            float[] x = randomMatrix(rnd, rows * cols);
+            for (Fp4Scheme s : List.of(Fp4Scheme.perRow(), Fp4Scheme.perRow().withRounding(Rounding.stochastic(4)),
+                    Fp4Scheme.mxfp4(), Fp4Scheme.nvfp4())) {
+                Gemm.setThreads(1);
+                Fp4Tensor one = Fp4Tensor.allocate(rows, cols, s);
+                one.quantizeFrom(x, 0, 9);
+                float[] oneDecoded = one.dequantize();
+                for (int threads : new int[] {2, 3}) {
+                    Gemm.setThreads(threads);
+                    Fp4Tensor t = Fp4Tensor.allocate(rows, cols, s);
+                    t.quantizeFrom(x, 0, 9);
+                    assertArrayEquals(one.packed(), t.packed(), s.name() + " codes, " + threads + " threads");
+                    assertBitsEqual(one.scales(), t.scales(), s.name() + " scales, " + threads + " threads");
+                    assertBitsEqual(oneDecoded, t.dequantize(), s.name() + " decoded, " + threads + " threads");
+                }
+            }
+            float[] bad = x.clone();
+            bad[250 * cols + 7] = Float.NEGATIVE_INFINITY;
+            Gemm.setThreads(3);
+            Fp4Tensor t = Fp4Tensor.quantize(x, rows, cols, Fp4Scheme.perRow());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.quantizeFrom(bad, 0));
+            assertTrue(e.getMessage().contains("row 250, col 7"), e.getMessage());
+            for (float v : t.dequantize()) {
+                assertTrue(Float.isNaN(v));
+            }
+        } finally {
+            Gemm.setThreads(before);
+        }
     }
 
     @Test
