@@ -7,7 +7,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -74,11 +73,14 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
 
     private static final VectorSpecies<Float> F = Simd.FLOAT;
     private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
-    // Half-width float and int species: as many lanes as D.
-    private static final VectorSpecies<Float> FH =
-            VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
-    private static final VectorSpecies<Integer> IH =
-            VectorSpecies.of(int.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = Simd.INT;
+    // The first D.length() lanes of an F vector: the floats one D vector widens or narrows. The
+    // kernel stays on the one vector shape every other kernel uses: a second shape of FloatVector or
+    // IntVector pollutes the receiver-type profiles of the Vector API's shared methods, after which
+    // C2 may merge two vector classes at a call and box every vector of an unrelated kernel (seen:
+    // QuantKernels.absMax allocating ~500 MB per step with one thread while this kernel used
+    // half-width species).
+    private static final VectorMask<Float> LOW = VectorMask.fromLong(F, (1L << D.length()) - 1);
 
     /** Index scratch of {@link #derivativesVector}, one per thread (the estimator is shared). */
     private static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[2 * BLOCK]);
@@ -253,7 +255,7 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         double[] ci = centreInv;
         for (int j = 0; j < vb; j += D.length()) {
             // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
-            LongVector tb = ((DoubleVector) FloatVector.fromArray(FH, dst, base + j)
+            LongVector tb = ((DoubleVector) FloatVector.fromArray(F, dst, base + j, LOW)
                     .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
             DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
             DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
@@ -267,9 +269,11 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
                     .and(biased.compare(VectorOperators.LE, 1023 + 127))
                     .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
             if (safe.allTrue()) {
+                // The min runs on the longs: both sides are bits of positive floats, so it equals the
+                // min of the ints (and of the floats).
                 ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
-                        .convertShape(VectorOperators.L2I, IH, 0))
-                        .min(clipBits).reinterpretAsFloats().intoArray(dst, base + j);
+                        .min((long) clipBits).convertShape(VectorOperators.L2I, I, 0))
+                        .reinterpretAsFloats().intoArray(dst, base + j, LOW);
             } else {
                 for (int p = base + j; p < base + j + D.length(); p++) {
                     dst[p] = derivativeOfT(dst[p]);

@@ -452,20 +452,22 @@ public final class QuantKernels {
 
     private static float absMaxVector(float[] x, int off, int n) {
         // |x| as FP32 bits orders like the values (NaN bits above +inf), so an integer max is
-        // exact and avoids the NaN-aware float max sequence.
+        // exact and avoids the NaN-aware float max sequence. The mask is broadcast once, outside the
+        // loop: no lanewise(op, scalar) call, whose shared receiver profile C2 consults, in the loop.
+        IntVector magnitude = IntVector.broadcast(I, 0x7FFFFFFF);
         IntVector acc0 = IntVector.zero(I);
         IntVector acc1 = IntVector.zero(I);
         IntVector acc2 = IntVector.zero(I);
         IntVector acc3 = IntVector.zero(I);
         int i = 0;
         for (; i + 4 * L <= n; i += 4 * L) {
-            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(0x7FFFFFFF));
-            acc1 = acc1.max(FloatVector.fromArray(F, x, off + i + L).reinterpretAsInts().and(0x7FFFFFFF));
-            acc2 = acc2.max(FloatVector.fromArray(F, x, off + i + 2 * L).reinterpretAsInts().and(0x7FFFFFFF));
-            acc3 = acc3.max(FloatVector.fromArray(F, x, off + i + 3 * L).reinterpretAsInts().and(0x7FFFFFFF));
+            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(magnitude));
+            acc1 = acc1.max(FloatVector.fromArray(F, x, off + i + L).reinterpretAsInts().and(magnitude));
+            acc2 = acc2.max(FloatVector.fromArray(F, x, off + i + 2 * L).reinterpretAsInts().and(magnitude));
+            acc3 = acc3.max(FloatVector.fromArray(F, x, off + i + 3 * L).reinterpretAsInts().and(magnitude));
         }
         for (; i + L <= n; i += L) {
-            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(0x7FFFFFFF));
+            acc0 = acc0.max(FloatVector.fromArray(F, x, off + i).reinterpretAsInts().and(magnitude));
         }
         int m = acc0.max(acc1).max(acc2.max(acc3)).reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
