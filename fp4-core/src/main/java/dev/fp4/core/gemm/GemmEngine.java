@@ -1,7 +1,6 @@
 package dev.fp4.core.gemm;
 
 import dev.fp4.core.simd.Simd;
-import java.util.concurrent.RecursiveAction;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -148,8 +147,8 @@ final class GemmEngine {
         boolean scaled;
         float[] outerA = new float[0];
         float[] outerB = new float[0];
-        Part[] parts = new Part[0];
-        final Root root = new Root(this);
+        /** Columns of C per column part (a multiple of NR; split along N). */
+        int partCols;
         /** The right operand's current column block, packed once for all threads (split along M). */
         float[] bshared = new float[0];
         int sharedJc;
@@ -158,6 +157,13 @@ final class GemmEngine {
         /** Bound once: handing them to {@link Gemm#parallelFor} allocates no lambda per call. */
         final java.util.function.IntConsumer packPanel = this::packPanel;
         final java.util.function.IntConsumer rowPiece = this::rowPiece;
+        final java.util.function.IntConsumer columnPart = this::columnPart;
+
+        /** Column part i of C (all rows), on one thread with its own buffers (split along N). */
+        void columnPart(int i) {
+            int n0 = i * partCols;
+            block(this, 0, m, n0, Math.min(n, n0 + partCols), WORKSPACE.get());
+        }
 
         /** Packs panel i (NR columns) of the current column block into {@link #bshared}. */
         void packPanel(int i) {
@@ -206,48 +212,6 @@ final class GemmEngine {
         }
     }
 
-    /** One rectangle of C computed by one thread. */
-    static final class Part extends RecursiveAction {
-        private static final long serialVersionUID = 1L;
-        private final transient Call call;
-        int m0;
-        int m1;
-        int n0;
-        int n1;
-
-        Part(Call call) {
-            this.call = call;
-        }
-
-        @Override
-        protected void compute() {
-            block(call, m0, m1, n0, n1, WORKSPACE.get());
-        }
-    }
-
-    /** Forks the parts of a call and joins them. */
-    static final class Root extends RecursiveAction {
-        private static final long serialVersionUID = 1L;
-        private final transient Call call;
-        int count;
-
-        Root(Call call) {
-            this.call = call;
-        }
-
-        @Override
-        protected void compute() {
-            Part[] parts = call.parts;
-            for (int i = count - 1; i >= 1; i--) {
-                parts[i].fork();
-            }
-            parts[0].compute();
-            for (int i = 1; i < count; i++) {
-                parts[i].join();
-            }
-        }
-    }
-
     static Call acquire() {
         return WORKSPACE.get().acquire();
     }
@@ -285,24 +249,8 @@ final class GemmEngine {
         int count = Math.min(threads, tilesN);
         int per = (tilesN + count - 1) / count;
         count = (tilesN + per - 1) / per;
-        if (call.parts.length < count) {
-            Part[] grown = java.util.Arrays.copyOf(call.parts, count);
-            for (int i = call.parts.length; i < count; i++) {
-                grown[i] = new Part(call);
-            }
-            call.parts = grown;
-        }
-        for (int i = 0; i < count; i++) {
-            Part p = call.parts[i];
-            p.reinitialize();
-            p.m0 = 0;
-            p.m1 = m;
-            p.n0 = i * per * NR;
-            p.n1 = Math.min(n, p.n0 + per * NR);
-        }
-        call.root.reinitialize();
-        call.root.count = count;
-        Gemm.invoke(call.root);
+        call.partCols = per * NR;
+        Gemm.parallelFor(count, call.columnPart);
     }
 
     /**
