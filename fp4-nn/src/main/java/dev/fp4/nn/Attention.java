@@ -35,12 +35,16 @@ public final class Attention {
     private int batch;
     private int seq;
 
+    /** The block's name for messages ("layers.N.attention"). */
+    private final String owner;
+
     /** Attention of block {@code layer}; parameter names start with {@code prefix}. */
     public Attention(String prefix, int layer, LlamaConfig config, Rope rope) {
         this.config = config;
         this.rope = rope;
         int dim = config.dim();
         int kvDim = config.kvDim();
+        this.owner = prefix.endsWith(".") ? prefix.substring(0, prefix.length() - 1) : prefix;
         this.wq = new Linear(prefix + "wq", LinearRole.ATTN_Q, layer, dim, dim);
         this.wk = new Linear(prefix + "wk", LinearRole.ATTN_K, layer, dim, kvDim);
         this.wv = new Linear(prefix + "wv", LinearRole.ATTN_V, layer, dim, kvDim);
@@ -69,7 +73,6 @@ public final class Attention {
      *                                  or y is shorter than [batch·seq, dim] (y is unchanged then)
      */
     public void forward(float[] x, float[] y, int batch, int seq) {
-        String owner = wq.weight().name().substring(0, wq.weight().name().length() - "wq".length() - 1);
         if (batch <= 0 || seq <= 0) {
             throw new IllegalArgumentException(owner + ": batch and seq must be positive, got batch " + batch + ", seq " + seq);
         }

@@ -8,7 +8,22 @@ package dev.fp4.nn;
 public final class CrossEntropy {
     private static final int ROWS_PER_TASK = 16;
 
-    private CrossEntropy() {
+    // The arguments of the running evaluation, read by its loop body; the body is bound once (a
+    // capturing lambda would allocate at every call).
+    private float[] logits;
+    private int[] targets;
+    private int rows;
+    private int vocab;
+    private float[] out;
+    private boolean gradient;
+    private double[] rowLoss;
+    private final java.util.function.IntConsumer rowsBody = this::rows;
+
+    /**
+     * A reusable evaluator: {@link #evaluate} is {@link #forward(float[], int[], int, int, float[],
+     * boolean, double[])} without any allocation per call. Not for concurrent use.
+     */
+    public CrossEntropy() {
     }
 
     /**
@@ -30,6 +45,12 @@ public final class CrossEntropy {
      */
     public static float forward(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient,
                                 double[] rowLoss) {
+        return new CrossEntropy().evaluate(logits, targets, rows, vocab, out, gradient, rowLoss);
+    }
+
+    /** As {@link #forward(float[], int[], int, int, float[], boolean, double[])}, on this evaluator. */
+    public float evaluate(float[] logits, int[] targets, int rows, int vocab, float[] out, boolean gradient,
+                          double[] rowLoss) {
         if (rows <= 0 || vocab <= 0) {
             throw new IllegalArgumentException("cross-entropy: rows and vocab must be positive, got " + rows + " and " + vocab);
         }
@@ -43,24 +64,34 @@ public final class CrossEntropy {
         if (rowLoss.length < rows) {
             throw new IllegalArgumentException("rowLoss needs " + rows + " elements, got " + rowLoss.length);
         }
-        float inv = 1f / rows;
-        Parallel.forEach((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, c -> {
-            for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
-                int off = n * vocab;
-                int t = targets[n];
-                float zt = logits[off + t];
-                float lse = Softmax.forward(logits, off, out, off, vocab, 1f);
-                if (gradient) {
-                    VectorOps.scale(out, off, vocab, inv);
-                    out[off + t] -= inv;
-                }
-                rowLoss[n] = (double) lse - zt;
-            }
-        });
+        this.logits = logits;
+        this.targets = targets;
+        this.rows = rows;
+        this.vocab = vocab;
+        this.out = out;
+        this.gradient = gradient;
+        this.rowLoss = rowLoss;
+        Parallel.forEach((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, rowsBody);
         double total = 0;
         for (int n = 0; n < rows; n++) {
             total += rowLoss[n];
         }
         return (float) (total / rows);
+    }
+
+    /** The rows of chunk c of the running evaluation. */
+    private void rows(int c) {
+        float inv = 1f / rows;
+        for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
+            int off = n * vocab;
+            int t = targets[n];
+            float zt = logits[off + t];
+            float lse = Softmax.forward(logits, off, out, off, vocab, 1f);
+            if (gradient) {
+                VectorOps.scale(out, off, vocab, inv);
+                out[off + t] -= inv;
+            }
+            rowLoss[n] = (double) lse - zt;
+        }
     }
 }

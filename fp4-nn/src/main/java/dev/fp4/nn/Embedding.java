@@ -6,10 +6,14 @@ public final class Embedding {
     private static final int COLS_PER_TASK = 64;
 
     private final Parameter table;
+    private final int vocab;
+    private final int dim;
 
     /** A zero table named {@code name}, [vocab, dim]. */
     public Embedding(String name, int vocab, int dim) {
         this.table = new Parameter(name, vocab, dim);
+        this.vocab = vocab;
+        this.dim = dim;
     }
 
     /** The table. */
@@ -24,15 +28,43 @@ public final class Embedding {
      *                                  out shorter than [count, dim] (nothing is written then)
      */
     public void forward(int[] tokens, int count, float[] out) {
-        int dim = table.shape()[1];
-        Checks.ids(table.name(), "tokens", tokens, count, table.shape()[0]);
+        Checks.ids(table.name(), "tokens", tokens, count, vocab);
         Checks.holds(table.name(), "out", out, count, dim);
+        bind(tokens, count, out);
+        Parallel.forEach((count + ROWS_PER_TASK - 1) / ROWS_PER_TASK, lookupRows);
+    }
+
+    // The arguments of the running forward or backward, read by its loop bodies; the bodies are
+    // bound once (a capturing lambda would allocate at every call).
+    private int[] tokens;
+    private int count;
+    private float[] rowsArg;
+    private final java.util.function.IntConsumer lookupRows = this::lookupRows;
+    private final java.util.function.IntConsumer gradientColumns = this::gradientColumns;
+
+    private void bind(int[] tokens, int count, float[] rows) {
+        this.tokens = tokens;
+        this.count = count;
+        this.rowsArg = rows;
+    }
+
+    /** out rows of chunk c of the running forward ({@code rowsArg} is out). */
+    private void lookupRows(int c) {
         float[] w = table.data();
-        Parallel.forEach((count + ROWS_PER_TASK - 1) / ROWS_PER_TASK, c -> {
-            for (int n = c * ROWS_PER_TASK, end = Math.min(count, n + ROWS_PER_TASK); n < end; n++) {
-                System.arraycopy(w, tokens[n] * dim, out, n * dim, dim);
-            }
-        });
+        for (int n = c * ROWS_PER_TASK, end = Math.min(count, n + ROWS_PER_TASK); n < end; n++) {
+            System.arraycopy(w, tokens[n] * dim, rowsArg, n * dim, dim);
+        }
+    }
+
+    /** Gradient columns of chunk c of the running backward ({@code rowsArg} is dOut). */
+    private void gradientColumns(int c) {
+        float[] g = table.grad();
+        int c0 = c * COLS_PER_TASK;
+        int len = Math.min(COLS_PER_TASK, dim - c0);
+        for (int n = 0; n < count; n++) {
+            int row = tokens[n] * dim + c0;
+            VectorOps.add(g, row, rowsArg, n * dim + c0, g, row, len);
+        }
     }
 
     /**
@@ -41,18 +73,10 @@ public final class Embedding {
      * @throws IllegalArgumentException as {@link #forward} (the gradient is unchanged then)
      */
     public void backward(int[] tokens, int count, float[] dOut) {
-        int dim = table.shape()[1];
-        Checks.ids(table.name(), "tokens", tokens, count, table.shape()[0]);
+        Checks.ids(table.name(), "tokens", tokens, count, vocab);
         Checks.holds(table.name(), "dOut", dOut, count, dim);
-        float[] g = table.grad();
         // Split over column ranges: every element still receives its rows in increasing n.
-        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, c -> {
-            int c0 = c * COLS_PER_TASK;
-            int len = Math.min(COLS_PER_TASK, dim - c0);
-            for (int n = 0; n < count; n++) {
-                int row = tokens[n] * dim + c0;
-                VectorOps.add(g, row, dOut, n * dim + c0, g, row, len);
-            }
-        });
+        bind(tokens, count, dOut);
+        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, gradientColumns);
     }
 }

@@ -3,6 +3,7 @@ package dev.fp4.nn;
 import dev.fp4.nn.StepProfile.Phase;
 import dev.fp4.nn.recipe.LinearRole;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * SwiGLU feed-forward: y = W2 · (silu(W1·x) ⊙ W3·x), with W1 the gate, W3 the up and W2 the down
@@ -18,6 +19,13 @@ public final class FeedForward {
     private float[] u = new float[0];
     private float[] h = new float[0];
     private int rows;
+    private final String owner;
+    /** The workspace of the running backward (its dh, dg, du), for {@link #swigluBackward}. */
+    private Workspace backwardWs;
+    // The SwiGLU loops over chunks of the rows·ffnDim elements, bound once: a capturing lambda
+    // would allocate at every call.
+    private final IntConsumer swigluForward = this::swigluForwardChunk;
+    private final IntConsumer swigluBackward = this::swigluBackwardChunk;
 
     /** The feed-forward of block {@code layer}; parameter names start with {@code prefix}. */
     public FeedForward(String prefix, int layer, LlamaConfig config) {
@@ -25,6 +33,7 @@ public final class FeedForward {
         this.w1 = new Linear(prefix + "w1", LinearRole.FFN_GATE, layer, config.dim(), config.ffnDim());
         this.w3 = new Linear(prefix + "w3", LinearRole.FFN_UP, layer, config.dim(), config.ffnDim());
         this.w2 = new Linear(prefix + "w2", LinearRole.FFN_DOWN, layer, config.ffnDim(), config.dim());
+        this.owner = prefix.endsWith(".") ? prefix.substring(0, prefix.length() - 1) : prefix;
     }
 
     /** The projections in the order w1 (gate), w2 (down), w3 (up). */
@@ -45,7 +54,6 @@ public final class FeedForward {
      *                                  [rows, dim] (y is unchanged then)
      */
     public void forward(float[] x, float[] y, int rows) {
-        String owner = w1.weight().name().substring(0, w1.weight().name().length() - "w1".length() - 1);
         Checks.positiveRows(owner, rows);
         Checks.holds(w1.weight().name(), "x", x, rows, config.dim());
         Checks.holds(owner, "y", y, rows, config.dim());
@@ -56,10 +64,7 @@ public final class FeedForward {
         w3.forward(x, u, rows, w1); // same input: shares X̂ and ΔX with w1 where the precisions allow
         t = StepProfile.lap(Phase.LINEAR, t);
         int n = rows * config.ffnDim();
-        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, c -> {
-            int i = c * VectorOps.CHUNK;
-            SwiGLU.forward(g, i, u, i, h, i, Math.min(VectorOps.CHUNK, n - i));
-        });
+        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, swigluForward);
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w2.forward(h, y, rows);
         StepProfile.lap(Phase.LINEAR, t);
@@ -71,16 +76,27 @@ public final class FeedForward {
         w2.backward(dy, ws.dh, false);
         t = StepProfile.lap(Phase.LINEAR, t);
         int n = rows * config.ffnDim();
-        float[] dh = ws.dh;
-        float[] dg = ws.dg;
-        float[] du = ws.du;
-        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, c -> {
-            int i = c * VectorOps.CHUNK;
-            SwiGLU.backward(g, i, u, i, dh, i, dg, i, du, i, Math.min(VectorOps.CHUNK, n - i));
-        });
+        backwardWs = ws;
+        Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, swigluBackward);
+        backwardWs = null;
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w1.backward(ws.dg, dx, false);
         w3.backward(ws.du, dx, true);
         StepProfile.lap(Phase.LINEAR, t);
+    }
+
+    /** h = SwiGLU(g, u) over chunk c of the forward's rows·ffnDim elements. */
+    private void swigluForwardChunk(int c) {
+        int n = rows * config.ffnDim();
+        int i = c * VectorOps.CHUNK;
+        SwiGLU.forward(g, i, u, i, h, i, Math.min(VectorOps.CHUNK, n - i));
+    }
+
+    /** dg, du from dh over chunk c (the workspace of the running backward). */
+    private void swigluBackwardChunk(int c) {
+        int n = rows * config.ffnDim();
+        int i = c * VectorOps.CHUNK;
+        Workspace ws = backwardWs;
+        SwiGLU.backward(g, i, u, i, ws.dh, i, ws.dg, i, ws.du, i, Math.min(VectorOps.CHUNK, n - i));
     }
 }

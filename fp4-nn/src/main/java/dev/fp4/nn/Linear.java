@@ -12,6 +12,7 @@ import dev.fp4.nn.recipe.OutlierClamping;
 import dev.fp4.nn.recipe.Quantizer;
 import dev.fp4.nn.recipe.WeightGradientEstimator;
 import java.util.Objects;
+import java.util.function.IntConsumer;
 
 /**
  * A bias-free linear layer, Y = X·Wᵀ with W laid out [out, in], whose three GeMMs follow a
@@ -293,17 +294,14 @@ public final class Linear {
         FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
         if (compensate) {
             wT = Workspace.grow(wT, (long) in * out);
-            transpose(weight.data(), out, in, wT);
-            // Y += ΔX·Wᵀ; each row of Y is its own set of chains: split the rows over the pool.
-            CsrMatrix res = residual;
-            int chunks = chunks(res.nnz(), rows);
+            transposer.run(weight.data(), out, in, wT);
+            // Y += ΔX·Wᵀ; each row of Y is its own set of chains: split the rows over the threads.
+            int chunks = chunks(residual.nnz(), rows);
             if (chunks == 1) {
-                res.multiplyNTTransposed(wT, 0, out, y, 0, true);
+                residual.multiplyNTTransposed(wT, 0, out, y, 0, true);
             } else {
-                float[] wt = wT;
-                int n = rows;
-                Parallel.forEach(chunks, c -> res.multiplyNTTransposed(wt, 0, out, y, 0, true,
-                        (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)));
+                bindSplit(chunks, rows, y, null, null, null);
+                Parallel.forEach(chunks, forwardPatchPiece);
             }
         }
         this.xhat = a;
@@ -371,7 +369,7 @@ public final class Linear {
                     System.arraycopy(w, 0, s.b, 0, out * in);
                 }
             } else {
-                transpose(w, out, in, s.b);                      // Ŵᵀ [in, out]
+                transposer.run(w, out, in, s.b);                 // Ŵᵀ [in, out]
                 hadamard(g.hadamard(), s.b, in, out);
             }
             if (g.hadamard() == null && dgA != null) {
@@ -404,14 +402,8 @@ public final class Linear {
             if (chunks == 1) {
                 residual.sampledProductNT(dy, 0, out, wT, 0, target, 0);
             } else {
-                CsrMatrix res = residual;
-                float[] dyv = dy;
-                float[] wt = wT;
-                float[] tg = target;
-                int o = out;
-                int cols = in;
-                Parallel.forEach(chunks, c -> res.sampledProductNTColumns(dyv, 0, o, wt, 0, tg, 0,
-                        (int) ((long) cols * c / chunks), (int) ((long) cols * (c + 1) / chunks)));
+                bindSplit(chunks, in, target, dy, null, null);
+                Parallel.forEach(chunks, dataPatchPiece);
             }
             int n = rows * in;
             if (accumulate) {
@@ -482,8 +474,8 @@ public final class Linear {
             }
         } else {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
-            transpose(dy, rows, out, s.a);     // dYᵀ [out, rows]
-            transpose(xhat, rows, in, s.b);    // X̂ᵀ [in, rows]
+            transposer.run(dy, rows, out, s.a);     // dYᵀ [out, rows]
+            transposer.run(xhat, rows, in, s.b);    // X̂ᵀ [in, rows]
             hadamard(g.hadamard(), s.a, out, rows);
             hadamard(g.hadamard(), s.b, in, rows);
             if (wgA != null) {
@@ -503,13 +495,8 @@ public final class Linear {
             if (chunks == 1) {
                 applyEstimator(est, wScaled, d, target, grad, 0, n);
             } else {
-                float[] ws = wScaled;
-                float[] tg = target;
-                float[] gr = grad;
-                Parallel.forEach(chunks, c -> {
-                    int from = (int) ((long) n * c / chunks);
-                    applyEstimator(est, ws, d, tg, gr, from, (int) ((long) n * (c + 1) / chunks) - from);
-                });
+                bindSplit(chunks, n, target, null, grad, est);
+                Parallel.forEach(chunks, estimatorPiece);
             }
         }
         if (compensate && residual.nnz() > 0) {
@@ -518,24 +505,71 @@ public final class Linear {
             // contiguous with dY's row, and vectorise.
             scratch.ensureDw((long) out * in);
             float[] gT = scratch.dw;
-            transpose(grad, out, in, gT);
+            transposer.run(grad, out, in, gT);
             // Each dWᵀ[c, o] chain runs over the rows in order whatever the split: split o over the
             // pool, at multiples of SPLIT_GRAIN so every piece but the last is whole vectors. Every
             // piece walks all nnz elements, so one piece per thread: more would only repeat the walk
             // (with 8 pieces of 2 vectors it cost 3.5× the single-thread time in the profile).
-            CsrMatrix res = residual;
             int grains = out / SPLIT_GRAIN;
-            int chunks = Math.min(chunks(res.nnz(), grains), Parallel.threads());
+            int chunks = Math.min(chunks(residual.nnz(), grains), Parallel.threads());
             if (chunks == 1) {
-                res.multiplyTN(dy, 0, out, gT, 0, true);
+                residual.multiplyTN(dy, 0, out, gT, 0, true);
             } else {
-                float[] dyv = dy;
-                Parallel.forEach(chunks, c -> res.multiplyTN(dyv, 0, out, gT, 0,
-                        SPLIT_GRAIN * (int) ((long) grains * c / chunks),
-                        c == chunks - 1 ? out : SPLIT_GRAIN * (int) ((long) grains * (c + 1) / chunks)));
+                bindSplit(chunks, grains, gT, dy, null, null);
+                Parallel.forEach(chunks, weightPatchPiece);
             }
-            transpose(gT, in, out, grad);
+            transposer.run(gT, in, out, grad);
         }
+    }
+
+    // The running split of FP4-only work, read by the bound piece bodies below (a capturing lambda
+    // would allocate at every call): piece c of `splits` covers units [units·c/splits,
+    // units·(c+1)/splits) of the rows, columns, elements or SPLIT_GRAIN grains it divides.
+    private int splits;
+    private int splitUnits;
+    private float[] splitOut;
+    private float[] splitDy;
+    private float[] splitGrad;
+    private WeightGradientEstimator splitEstimator;
+    private final Transposer transposer = new Transposer();
+    private final IntConsumer forwardPatchPiece = this::forwardPatchPiece;
+    private final IntConsumer dataPatchPiece = this::dataPatchPiece;
+    private final IntConsumer estimatorPiece = this::estimatorPiece;
+    private final IntConsumer weightPatchPiece = this::weightPatchPiece;
+
+    private void bindSplit(int splits, int units, float[] out, float[] dy, float[] grad, WeightGradientEstimator est) {
+        this.splits = splits;
+        this.splitUnits = units;
+        this.splitOut = out;
+        this.splitDy = dy;
+        this.splitGrad = grad;
+        this.splitEstimator = est;
+    }
+
+    private int splitStart(int c) {
+        return (int) ((long) splitUnits * c / splits);
+    }
+
+    /** Y += ΔX·Wᵀ on rows of piece c (splitOut is Y). */
+    private void forwardPatchPiece(int c) {
+        residual.multiplyNTTransposed(wT, 0, out, splitOut, 0, true, splitStart(c), splitStart(c + 1));
+    }
+
+    /** The clamped elements' dX on columns of piece c (splitOut is the target). */
+    private void dataPatchPiece(int c) {
+        residual.sampledProductNTColumns(splitDy, 0, out, wT, 0, splitOut, 0, splitStart(c), splitStart(c + 1));
+    }
+
+    /** grad += dŴ·f'(wScaled) on elements of piece c (splitOut is dŴ). */
+    private void estimatorPiece(int c) {
+        int from = splitStart(c);
+        applyEstimator(splitEstimator, wScaled, scratch.deriv, splitOut, splitGrad, from, splitStart(c + 1) - from);
+    }
+
+    /** dWᵀ += ΔXᵀ·dY on output columns of piece c, in whole SPLIT_GRAIN grains but the last (splitOut is dWᵀ). */
+    private void weightPatchPiece(int c) {
+        residual.multiplyTN(splitDy, 0, out, splitOut, 0, SPLIT_GRAIN * splitStart(c),
+                c == splits - 1 ? out : SPLIT_GRAIN * splitStart(c + 1));
     }
 
     /**
@@ -597,16 +631,43 @@ public final class Linear {
 
     /** dst[cols, rows] = src[rows, cols]ᵀ. */
     static void transpose(float[] src, int rows, int cols, float[] dst) {
-        int tiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
-        int pieces = (long) rows * cols < parallelMin ? 1 : Math.min(tiles, Parallel.threads());
-        if (pieces == 1) {
-            transposeRows(src, rows, cols, dst, 0, rows);
-            return;
+        new Transposer().run(src, rows, cols, dst);
+    }
+
+    /**
+     * {@link #transpose} with its loop body bound once: a layer that keeps one allocates nothing per
+     * call. Not for concurrent use.
+     */
+    static final class Transposer implements IntConsumer {
+        private float[] src;
+        private int rows;
+        private int cols;
+        private float[] dst;
+        private int tiles;
+        private int pieces;
+
+        void run(float[] src, int rows, int cols, float[] dst) {
+            int tiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+            int pieces = (long) rows * cols < parallelMin ? 1 : Math.min(tiles, Parallel.threads());
+            if (pieces == 1) {
+                transposeRows(src, rows, cols, dst, 0, rows);
+                return;
+            }
+            this.src = src;
+            this.rows = rows;
+            this.cols = cols;
+            this.dst = dst;
+            this.tiles = tiles;
+            this.pieces = pieces;
+            Parallel.forEach(pieces, this);
         }
-        // Bands of whole tiles of source rows: each writes its own columns of dst.
-        Parallel.forEach(pieces, p -> transposeRows(src, rows, cols, dst,
-                TRANSPOSE_TILE * (int) ((long) tiles * p / pieces),
-                p == pieces - 1 ? rows : TRANSPOSE_TILE * (int) ((long) tiles * (p + 1) / pieces)));
+
+        /** Band p of whole tiles of source rows: it writes its own columns of dst. */
+        @Override
+        public void accept(int p) {
+            transposeRows(src, rows, cols, dst, TRANSPOSE_TILE * (int) ((long) tiles * p / pieces),
+                    p == pieces - 1 ? rows : TRANSPOSE_TILE * (int) ((long) tiles * (p + 1) / pieces));
+        }
     }
 
     private static final int TRANSPOSE_TILE = 32;

@@ -50,6 +50,7 @@ public final class LlamaModel {
     private float[] grad = new float[0];
     private double[] rowLoss = new double[0];
     private int[] tokens = new int[0];
+    private final CrossEntropy crossEntropy = new CrossEntropy();
     private int batch;
     private int seq;
     private boolean backwardReady;
@@ -260,7 +261,7 @@ public final class LlamaModel {
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         lmHead.forward(xnF, logits, n);
         t = StepProfile.lap(Phase.LINEAR, t);
-        float loss = CrossEntropy.forward(logits, targets, n, config.vocab(), logits, training, rowLoss);
+        float loss = crossEntropy.evaluate(logits, targets, n, config.vocab(), logits, training, rowLoss);
         StepProfile.lap(Phase.ELEMENTWISE, t);
         if (!Float.isFinite(loss)) {
             throw new ArithmeticException("loss is " + loss + " (recipe " + recipe.name() + ")");

@@ -20,6 +20,19 @@ public final class RMSNorm {
     private final Parameter weight;
     private final float eps;
 
+    // The arguments of the running forward or backward, read by its loop bodies; the bodies are
+    // bound once (a capturing lambda would allocate at every call).
+    private float[] x;
+    private float[] y;
+    private float[] inv;
+    private int invOff;
+    private float[] dy;
+    private float[] dx;
+    private int rows;
+    private final java.util.function.IntConsumer forwardRows = this::forwardRows;
+    private final java.util.function.IntConsumer backwardRows = this::backwardRows;
+    private final java.util.function.IntConsumer weightGradientColumns = this::weightGradientColumns;
+
     /**
      * A norm over {@code dim} features with weights initialised to one.
      *
@@ -52,12 +65,43 @@ public final class RMSNorm {
         Checks.holds(owner, "x", x, rows, dim);
         Checks.holds(owner, "y", y, rows, dim);
         Checks.range(owner, "inv", inv, invOff, rows);
+        bind(x, y, inv, invOff, null, null, rows);
+        Parallel.forEach(chunks(rows), forwardRows);
+    }
+
+    private void bind(float[] x, float[] y, float[] inv, int invOff, float[] dy, float[] dx, int rows) {
+        this.x = x;
+        this.y = y;
+        this.inv = inv;
+        this.invOff = invOff;
+        this.dy = dy;
+        this.dx = dx;
+        this.rows = rows;
+    }
+
+    /** Rows of chunk c of the running forward. */
+    private void forwardRows(int c) {
+        int dim = weight.size();
         float[] w = weight.data();
-        Parallel.forEach(chunks(rows), c -> {
-            for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
-                inv[invOff + r] = forwardRow(x, r * dim, w, y, r * dim, dim, eps);
-            }
-        });
+        for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
+            inv[invOff + r] = forwardRow(x, r * dim, w, y, r * dim, dim, eps);
+        }
+    }
+
+    /** dx of the rows of chunk c of the running backward. */
+    private void backwardRows(int c) {
+        int dim = weight.size();
+        float[] w = weight.data();
+        for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
+            backwardRowDx(x, r * dim, w, inv[invOff + r], dy, r * dim, dx, r * dim, dim, true);
+        }
+    }
+
+    /** dw of the columns of chunk c of the running backward. */
+    private void weightGradientColumns(int c) {
+        int dim = weight.size();
+        int c0 = c * COLS_PER_TASK;
+        weightGradient(x, inv, invOff, dy, weight.grad(), rows, dim, c0, Math.min(dim, c0 + COLS_PER_TASK));
     }
 
     private static int chunks(int rows) {
@@ -79,19 +123,11 @@ public final class RMSNorm {
         Checks.holds(owner, "dy", dy, rows, dim);
         Checks.holds(owner, "dx", dx, rows, dim);
         Checks.range(owner, "inv", inv, invOff, rows);
-        float[] w = weight.data();
-        float[] dw = weight.grad();
         // dx row by row; dw by column ranges, each summing over the rows in increasing order (the
         // order of the sequential loop, so the split does not change a bit).
-        Parallel.forEach(chunks(rows), c -> {
-            for (int r = c * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
-                backwardRowDx(x, r * dim, w, inv[invOff + r], dy, r * dim, dx, r * dim, dim, true);
-            }
-        });
-        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, c -> {
-            int c0 = c * COLS_PER_TASK;
-            weightGradient(x, inv, invOff, dy, dw, rows, dim, c0, Math.min(dim, c0 + COLS_PER_TASK));
-        });
+        bind(x, null, inv, invOff, dy, dx, rows);
+        Parallel.forEach(chunks(rows), backwardRows);
+        Parallel.forEach((dim + COLS_PER_TASK - 1) / COLS_PER_TASK, weightGradientColumns);
     }
 
     /**

@@ -64,14 +64,32 @@ public final class Rope {
         int width = heads * headDim;
         Checks.holds("rope", "x", x, rows, width);
         int chunks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        Parallel.forEach(chunks, c -> {
-            for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
-                int tab = (n % seq) * half;
-                for (int h = 0; h < heads; h++) {
-                    rotate(x, n * width + h * headDim, cos, sin, tab, half, inverse);
-                }
+        this.x = x;
+        this.rows = rows;
+        this.seq = seq;
+        this.heads = heads;
+        this.inverse = inverse;
+        Parallel.forEach(chunks, rotateRows);
+    }
+
+    // The arguments of the running apply, read by its loop body; the body is bound once (a
+    // capturing lambda would allocate at every call).
+    private float[] x;
+    private int rows;
+    private int seq;
+    private int heads;
+    private boolean inverse;
+    private final java.util.function.IntConsumer rotateRows = this::rotateRows;
+
+    /** The rows of chunk c of the running apply. */
+    private void rotateRows(int c) {
+        int width = heads * headDim;
+        for (int n = c * ROWS_PER_TASK, end = Math.min(rows, n + ROWS_PER_TASK); n < end; n++) {
+            int tab = (n % seq) * half;
+            for (int h = 0; h < heads; h++) {
+                rotate(x, n * width + h * headDim, cos, sin, tab, half, inverse);
             }
-        });
+        }
     }
 
     /** Rotates one head x[off, off + 2·half) with table row cos/sin[tab, tab + half). */

@@ -23,6 +23,7 @@ public final class TransformerBlock {
     private float[] mid = new float[0];
     private float[] xn2 = new float[0];
     private float[] inv2 = new float[0];
+    private final VectorOps.ParallelAdd residualAdd = new VectorOps.ParallelAdd();
     private int rows;
 
     /** Block number {@code layer} of a model with {@code config}, sharing the rotary tables. */
@@ -84,12 +85,12 @@ public final class TransformerBlock {
         StepProfile.lap(Phase.ELEMENTWISE, t);
         attention.forward(xn1, ws.tmp, batch, seq);
         t = StepProfile.start();
-        VectorOps.addParallel(x, 0, ws.tmp, 0, mid, 0, size);
+        residualAdd.run(x, 0, ws.tmp, 0, mid, 0, size);
         ffnNorm.forward(mid, xn2, inv2, 0, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
         ffn.forward(xn2, ws.tmp, n);
         t = StepProfile.start();
-        VectorOps.addParallel(mid, 0, ws.tmp, 0, y, 0, size);
+        residualAdd.run(mid, 0, ws.tmp, 0, y, 0, size);
         StepProfile.lap(Phase.ELEMENTWISE, t);
     }
 

@@ -225,12 +225,41 @@ public final class VectorOps {
     /** Elements per task of the parallel element-wise loops. */
     static final int CHUNK = 1 << 14;
 
-    /** {@link #add} split over the shared pool in chunks (element-wise, so the split changes nothing). */
+    /** {@link #add} split over the shared threads in chunks (element-wise, so the split changes nothing). */
     public static void addParallel(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
-        Parallel.forEach((n + CHUNK - 1) / CHUNK, c -> {
+        new ParallelAdd().run(a, aOff, b, bOff, out, outOff, n);
+    }
+
+    /**
+     * {@link #addParallel} with its loop body bound once: a caller that keeps one allocates nothing
+     * per call. Not for concurrent use.
+     */
+    static final class ParallelAdd implements java.util.function.IntConsumer {
+        private float[] a;
+        private int aOff;
+        private float[] b;
+        private int bOff;
+        private float[] out;
+        private int outOff;
+        private int n;
+
+        void run(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+            this.a = a;
+            this.aOff = aOff;
+            this.b = b;
+            this.bOff = bOff;
+            this.out = out;
+            this.outOff = outOff;
+            this.n = n;
+            Parallel.forEach((n + CHUNK - 1) / CHUNK, this);
+        }
+
+        /** Chunk c. */
+        @Override
+        public void accept(int c) {
             int i = c * CHUNK;
             add(a, aOff + i, b, bOff + i, out, outOff + i, Math.min(CHUNK, n - i));
-        });
+        }
     }
 
     static void addVector(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {

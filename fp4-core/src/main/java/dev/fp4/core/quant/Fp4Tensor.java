@@ -152,9 +152,39 @@ public final class Fp4Tensor {
         if (pieces == 1) {
             pipelineRows(x, off, rounding, 0, rows, 0);
         } else {
-            Gemm.parallelFor(pieces, p -> pipelineRows(x, off, rounding,
-                    (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces), p));
+            bindPieces(x, off, rounding, pieces);
+            Gemm.parallelFor(pieces, pipelinePiece);
         }
+    }
+
+    // The arguments of the running split, read by the bound piece bodies (a capturing lambda would
+    // allocate at every call).
+    private float[] pieceArray;
+    private int pieceOff;
+    private Rounding pieceRounding;
+    private int pieceCount;
+    private final java.util.function.IntConsumer pipelinePiece = this::pipelinePiece;
+    private final java.util.function.IntConsumer dequantizePiece = this::dequantizePiece;
+
+    private void bindPieces(float[] array, int off, Rounding rounding, int pieces) {
+        this.pieceArray = array;
+        this.pieceOff = off;
+        this.pieceRounding = rounding;
+        this.pieceCount = pieces;
+    }
+
+    private int pieceStart(int p) {
+        return (int) ((long) rows * p / pieceCount);
+    }
+
+    /** Piece p of the row pipeline (pieceArray is the input). */
+    private void pipelinePiece(int p) {
+        pipelineRows(pieceArray, pieceOff, pieceRounding, pieceStart(p), pieceStart(p + 1), p);
+    }
+
+    /** Piece p of dequantizeInto (pieceArray is the destination). */
+    private void dequantizePiece(int p) {
+        dequantizeRows(pieceArray, pieceOff, pieceStart(p), pieceStart(p + 1));
     }
 
     /** Row pieces for the calling thread and the pool: one per thread for large tensors. */
@@ -400,8 +430,8 @@ public final class Fp4Tensor {
         if (pieces == 1) {
             dequantizeRows(dst, off, 0, rows);
         } else {
-            Gemm.parallelFor(pieces, p -> dequantizeRows(dst, off,
-                    (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces)));
+            bindPieces(dst, off, null, pieces);
+            Gemm.parallelFor(pieces, dequantizePiece);
         }
     }
 

@@ -315,22 +315,13 @@ public final class OutlierClamp {
         if (rowCount.length < rows) {
             rowCount = new int[rows];
         }
+        bind(x, xOff, out, oOff, rows, cols, pieces);
+        this.spillRoom = spillRoom;
+        this.keep = residual != null;
+        this.nzCol = nzCol;
+        this.nzVal = nzVal;
+        Gemm.parallelFor(pieces, clampPiece);
         int[] counts = rowCount;
-        int[] sCol = spillCol;
-        float[] sVal = spillVal;
-        boolean keep = residual != null;
-        Gemm.parallelFor(pieces, p -> {
-            int r0 = (int) ((long) rows * p / pieces);
-            int r1 = (int) ((long) rows * (p + 1) / pieces);
-            int[] col = !keep ? null : p == 0 ? nzCol : sCol;
-            float[] val = !keep ? null : p == 0 ? nzVal : sVal;
-            int pos = p == 0 ? 0 : (p - 1) * spillRoom;
-            for (int r = r0; r < r1; r++) {
-                int count = clampRow(x, xOff, out, oOff, cols, r, col, val, pos);
-                counts[r] = count;
-                pos += count;
-            }
-        });
         int total = 0;
         for (int p = 0; p < pieces; p++) {
             int r0 = (int) ((long) rows * p / pieces);
@@ -340,8 +331,8 @@ public final class OutlierClamp {
                 k += counts[r];
             }
             if (keep && p > 0) {
-                System.arraycopy(sCol, (p - 1) * spillRoom, nzCol, total, k);
-                System.arraycopy(sVal, (p - 1) * spillRoom, nzVal, total, k);
+                System.arraycopy(spillCol, (p - 1) * spillRoom, nzCol, total, k);
+                System.arraycopy(spillVal, (p - 1) * spillRoom, nzVal, total, k);
             }
             total += k;
         }
@@ -434,17 +425,75 @@ public final class OutlierClamp {
         if (pieces == 1) {
             return groupRange(x, off, rows, cols, 0, groups, sc[0], lower, lOff, upper, uOff);
         }
-        Gemm.parallelFor(pieces, p -> {
-            int g0 = (int) ((long) groups * p / pieces);
-            int g1 = (int) ((long) groups * (p + 1) / pieces);
-            sc[p].bad = groupRange(x, off, rows, cols, g0, g1, sc[p], lower, lOff, upper, uOff);
-        });
+        bind(x, off, null, 0, rows, cols, pieces);
+        this.groups = groups;
+        this.lower = lower;
+        this.lOff = lOff;
+        this.upper = upper;
+        this.uOff = uOff;
+        Gemm.parallelFor(pieces, boundsPiece);
         for (int p = 0; p < pieces; p++) {
             if (sc[p].bad >= 0) {
                 return sc[p].bad;
             }
         }
         return -1;
+    }
+
+    // The arguments of the running parallel phase, read by its bound piece bodies (a capturing
+    // lambda would allocate at every call).
+    private float[] x;
+    private int xOff;
+    private float[] out;
+    private int oOff;
+    private int rows;
+    private int cols;
+    private int pieces;
+    private int spillRoom;
+    private boolean keep;
+    private int[] nzCol;
+    private float[] nzVal;
+    private int groups;
+    private float[] lower;
+    private int lOff;
+    private float[] upper;
+    private int uOff;
+    private final java.util.function.IntConsumer clampPiece = this::clampPiece;
+    private final java.util.function.IntConsumer boundsPiece = this::boundsPiece;
+
+    private void bind(float[] x, int xOff, float[] out, int oOff, int rows, int cols, int pieces) {
+        this.x = x;
+        this.xOff = xOff;
+        this.out = out;
+        this.oOff = oOff;
+        this.rows = rows;
+        this.cols = cols;
+        this.pieces = pieces;
+    }
+
+    /**
+     * Phase 2 on rows of piece p: piece 0 writes its residual entries in place (nzCol, nzVal), the
+     * others into their spill room; rowCount gets each row's count.
+     */
+    private void clampPiece(int p) {
+        int r0 = (int) ((long) rows * p / pieces);
+        int r1 = (int) ((long) rows * (p + 1) / pieces);
+        int[] col = !keep ? null : p == 0 ? nzCol : spillCol;
+        float[] val = !keep ? null : p == 0 ? nzVal : spillVal;
+        int pos = p == 0 ? 0 : (p - 1) * spillRoom;
+        for (int r = r0; r < r1; r++) {
+            int count = clampRow(x, xOff, out, oOff, cols, r, col, val, pos);
+            rowCount[r] = count;
+            pos += count;
+        }
+    }
+
+    /** The bounds of the groups of piece p, into its scratch (bad: its first non-finite element or −1). */
+    private void boundsPiece(int p) {
+        int g0 = (int) ((long) groups * p / pieces);
+        int g1 = (int) ((long) groups * (p + 1) / pieces);
+        Scratch sp = scratch[p];
+        sp.bad = groupRange(x, xOff, rows, cols, g0, g1, sp, lower, lOff, upper, uOff);
     }
 
     /** Bounds of groups [g0, g1); stops at (and returns the index in x of) the first non-finite element. */

@@ -85,23 +85,55 @@ final class Fp8Operand implements OperandFormat {
      */
     @Override
     public Quantizer newQuantizer() {
-        Fp8Format format = kernelFormat();
-        return (src, srcOff, rows, cols, dst, dstOff, stream) -> {
+        return new Worker(kernelFormat());
+    }
+
+    /**
+     * The quantizer: per-tensor absmax scaling, then FP8 rounding; large tensors run in chunks over
+     * the threads with bodies bound once and the chunks' maxima in a reused buffer, so a call
+     * allocates nothing. Not for concurrent use (a layer owns its quantizers).
+     */
+    private final class Worker implements Quantizer {
+        private final Fp8Format format;
+        private float[] part = new float[0];
+        // The running call, read by the bound chunk bodies.
+        private float[] src;
+        private int srcOff;
+        private float[] dst;
+        private int dstOff;
+        private int n;
+        private int chunks;
+        private float up;
+        private float down;
+        private final java.util.function.IntConsumer absMaxChunk = this::absMaxChunk;
+        private final java.util.function.IntConsumer roundChunk = this::roundChunk;
+
+        Worker(Fp8Format format) {
+            this.format = format;
+        }
+
+        @Override
+        public void quantize(float[] src, int srcOff, int rows, int cols, float[] dst, int dstOff, long stream) {
             int n = Math.multiplyExact(rows, cols);
             java.util.Objects.checkFromIndexSize(srcOff, n, src.length);
             java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
             int chunks = n < PARALLEL_MIN || dev.fp4.nn.Parallel.threads() == 1 ? 1 : 4 * dev.fp4.nn.Parallel.threads();
+            this.src = src;
+            this.srcOff = srcOff;
+            this.dst = dst;
+            this.dstOff = dstOff;
+            this.n = n;
+            this.chunks = chunks;
             float amax;
             if (chunks == 1) {
                 amax = QuantKernels.absMax(src, srcOff, n);
             } else {
                 // The maximum of the chunks' maxima is the same value (max is exact); NaN or ∞ in any
                 // chunk makes it non-finite, as in one pass.
-                float[] part = new float[chunks];
-                dev.fp4.nn.Parallel.forEach(chunks, c -> {
-                    int from = (int) ((long) n * c / chunks);
-                    part[c] = QuantKernels.absMax(src, srcOff + from, (int) ((long) n * (c + 1) / chunks) - from);
-                });
+                if (part.length < chunks) {
+                    part = new float[chunks];
+                }
+                dev.fp4.nn.Parallel.forEach(chunks, absMaxChunk);
                 amax = part[0];
                 for (int c = 1; c < chunks; c++) {
                     amax = part[c] != part[c] || amax != amax ? Float.NaN : Math.max(amax, part[c]);
@@ -114,8 +146,8 @@ final class Fp8Operand implements OperandFormat {
                         + " accepts only finite input");
             }
             int e = scaleExponent(amax);
-            float up = Math.scalb(1f, e);
-            float down = Math.scalb(1f, -e);
+            up = Math.scalb(1f, e);
+            down = Math.scalb(1f, -e);
             // Element-wise, so chunks give the same bits. A destination overlapping the source at
             // another offset is moved first (arraycopy handles the overlap), then rounded in place.
             if (src == dst && srcOff != dstOff && Math.abs((long) srcOff - dstOff) < n) {
@@ -124,13 +156,23 @@ final class Fp8Operand implements OperandFormat {
             } else if (chunks == 1) {
                 Fp8Quantizer.roundScaled(src, srcOff, dst, dstOff, n, up, down, format); // one pass
             } else {
-                dev.fp4.nn.Parallel.forEach(chunks, c -> {
-                    int from = (int) ((long) n * c / chunks);
-                    int len = (int) ((long) n * (c + 1) / chunks) - from;
-                    Fp8Quantizer.roundScaled(src, srcOff + from, dst, dstOff + from, len, up, down, format);
-                });
+                dev.fp4.nn.Parallel.forEach(chunks, roundChunk);
             }
-        };
+        }
+
+        private int chunkStart(int c) {
+            return (int) ((long) n * c / chunks);
+        }
+
+        private void absMaxChunk(int c) {
+            int from = chunkStart(c);
+            part[c] = QuantKernels.absMax(src, srcOff + from, chunkStart(c + 1) - from);
+        }
+
+        private void roundChunk(int c) {
+            int from = chunkStart(c);
+            Fp8Quantizer.roundScaled(src, srcOff + from, dst, dstOff + from, chunkStart(c + 1) - from, up, down, format);
+        }
     }
 
     @Override
