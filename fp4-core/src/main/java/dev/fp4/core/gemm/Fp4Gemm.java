@@ -15,7 +15,7 @@ import dev.fp4.core.quant.Fp4Tensor;
  * where Â is the dequantized operand, x̂ = E2M1(code) · blockScale · tensorScale. C is row-major
  * [M, N] from {@code cOff}; {@code accumulate} adds into it. The operands are decoded while the
  * engine packs its panels (O(MK + KN) decodes for O(MNK) multiply-adds), nothing is allocated once
- * the per-thread buffers are warm, and the work is split over output rectangles on {@link Gemm#pool()}.
+ * the per-thread buffers are warm, and the work is split over the threads of {@link Gemm#parallelFor}.
  *
  * <p>Result. Each operand contributes an outer factor per output row (left) or column (right):
  * when its scale blocks span the whole reduction dimension (per-tensor; per-row for a [·, K]

@@ -255,7 +255,7 @@ final class GemmEngine {
 
     /**
      * The split along M. Per column block, the right operand is packed once into the call's shared
-     * buffer (its panels split over the pool), then pieces of whole micro-tile rows are handed out
+     * buffer (its panels split over the threads), then pieces of whole micro-tile rows are handed out
      * one at a time ({@link Gemm#parallelFor}): no thread packs B again, and a thread that is slowed
      * down (the VM, another process) just takes fewer pieces. Each element of C is still one chain
      * run by one thread: the same bits as any other split.

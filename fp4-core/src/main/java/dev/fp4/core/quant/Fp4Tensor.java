@@ -98,8 +98,8 @@ public final class Fp4Tensor {
     }
 
     /**
-     * Re-quantizes this tensor from {@code x[off, off + rows·cols)} (row-major), allocating no arrays
-     * (a large tensor split over several threads allocates the parallel loop's few task objects).
+     * Re-quantizes this tensor from {@code x[off, off + rows·cols)} (row-major), allocating nothing
+     * (a large tensor is split over the threads with loop bodies bound once).
      * If the input is rejected (non-finite values for a scheme that does not accept them) the
      * exception names the first offending element and the tensor is left invalid on purpose: all
      * codes 0 and all scales NaN, so it decodes to NaN until the next successful quantization

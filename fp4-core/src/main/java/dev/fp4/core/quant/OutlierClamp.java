@@ -51,8 +51,8 @@ import java.util.Objects;
  * bit for bit whatever the thread count and vector width.
  *
  * <p>Buffers: the instance keeps its scratch arrays (sized on first use, grown only for larger
- * shapes), so a training step allocates nothing on one thread once shapes are stable (on several,
- * only the pool's small task objects). An instance is therefore NOT thread-safe: use one per
+ * shapes), and the parallel phases' loop bodies are bound once, so a clamp allocates nothing once
+ * shapes are stable, on any number of threads. An instance is therefore NOT thread-safe: use one per
  * calling thread.
  */
 public final class OutlierClamp {
