@@ -1,6 +1,11 @@
 package dev.fp4.nn;
 
-/** Token embedding table [vocab, dim]: forward copies rows, backward adds rows into the gradient. */
+/**
+ * Token embedding table [vocab, dim]: forward copies rows, backward adds rows into the gradient.
+ *
+ * <p>Not for concurrent use: a call keeps its arguments in fields for its parallel loop bodies,
+ * which are bound once so that a call allocates nothing (one model steps on one thread).
+ */
 public final class Embedding {
     private static final int ROWS_PER_TASK = 64;
     private static final int COLS_PER_TASK = 64;

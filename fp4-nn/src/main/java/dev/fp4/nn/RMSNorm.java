@@ -9,6 +9,9 @@ import jdk.incubator.vector.VectorSpecies;
  * [rows, dim].
  *
  * <p>Backward, with g = dy ⊙ w: dx = r·g − x · r³ · (g·x) / dim and dw += dy ⊙ x · r.
+ *
+ * <p>Not for concurrent use: a call keeps its arguments in fields for its parallel loop bodies,
+ * which are bound once so that a call allocates nothing (one model steps on one thread).
  */
 public final class RMSNorm {
     private static final VectorSpecies<Float> S = Simd.FLOAT;

@@ -11,6 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Forward: (a, b) → (a·cos − b·sin, a·sin + b·cos). Backward applies the transposed rotation
  * (the inverse) to the gradient: (da, db) → (da·cos + db·sin, db·cos − da·sin).
+ *
+ * <p>Not for concurrent use: a call keeps its arguments in fields for its parallel loop bodies,
+ * which are bound once so that a call allocates nothing (one model steps on one thread).
  */
 public final class Rope {
     private static final VectorSpecies<Float> S = Simd.FLOAT;

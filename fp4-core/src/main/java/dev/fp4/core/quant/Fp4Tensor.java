@@ -164,7 +164,30 @@ public final class Fp4Tensor {
     private Rounding pieceRounding;
     private int pieceCount;
     private final java.util.function.IntConsumer pipelinePiece = this::pipelinePiece;
-    private final java.util.function.IntConsumer dequantizePiece = this::dequantizePiece;
+
+    /** The loop body of a split {@link #dequantizeInto}, one per calling thread (no allocation per call). */
+    private static final ThreadLocal<DequantizePieces> DEQUANTIZE = ThreadLocal.withInitial(DequantizePieces::new);
+
+    private static final class DequantizePieces implements java.util.function.IntConsumer {
+        private Fp4Tensor tensor;
+        private float[] dst;
+        private int off;
+        private int pieces;
+
+        void bind(Fp4Tensor tensor, float[] dst, int off, int pieces) {
+            this.tensor = tensor;
+            this.dst = dst;
+            this.off = off;
+            this.pieces = pieces;
+        }
+
+        /** Rows of piece p. */
+        @Override
+        public void accept(int p) {
+            int rows = tensor.rows;
+            tensor.dequantizeRows(dst, off, (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces));
+        }
+    }
 
     private void bindPieces(float[] array, int off, Rounding rounding, int pieces) {
         this.pieceArray = array;
@@ -177,15 +200,11 @@ public final class Fp4Tensor {
         return (int) ((long) rows * p / pieceCount);
     }
 
-    /** Piece p of the row pipeline (pieceArray is the input). */
+    /** Piece p of the row pipeline (pieceArray is the input; quantizeFrom runs alone on a tensor). */
     private void pipelinePiece(int p) {
         pipelineRows(pieceArray, pieceOff, pieceRounding, pieceStart(p), pieceStart(p + 1), p);
     }
 
-    /** Piece p of dequantizeInto (pieceArray is the destination). */
-    private void dequantizePiece(int p) {
-        dequantizeRows(pieceArray, pieceOff, pieceStart(p), pieceStart(p + 1));
-    }
 
     /** Row pieces for the calling thread and the pool: one per thread for large tensors. */
     private int rowPieces() {
@@ -430,8 +449,14 @@ public final class Fp4Tensor {
         if (pieces == 1) {
             dequantizeRows(dst, off, 0, rows);
         } else {
-            bindPieces(dst, off, null, pieces);
-            Gemm.parallelFor(pieces, dequantizePiece);
+            // A read method may run concurrently on one tensor: the body is the calling thread's own.
+            DequantizePieces body = DEQUANTIZE.get();
+            body.bind(this, dst, off, pieces);
+            try {
+                Gemm.parallelFor(pieces, body);
+            } finally {
+                body.bind(null, null, 0, 0); // keep no tensor reachable from the thread
+            }
         }
     }
 

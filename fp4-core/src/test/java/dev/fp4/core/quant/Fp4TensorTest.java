@@ -523,6 +523,49 @@ class Fp4TensorTest {
         }
     }
 
+    /**
+     * dequantizeInto is a read method: two threads decoding one large (split) tensor at once into
+     * their own arrays each get the whole, correct result.
+     */
+    @Test
+    void concurrentDequantizeIntoOfOneTensorIsIndependent() throws InterruptedException {
+        int before = Gemm.threads();
+        try {
+            Gemm.setThreads(2);
+            SplittableRandom rnd = new SplittableRandom(41);
+            int rows = 301;
+            int cols = 256;
+            float[] x = randomMatrix(rnd, rows * cols);
+            Fp4Tensor t = Fp4Tensor.quantize(x, rows, cols, Fp4Scheme.perRow());
+            float[] expected = t.dequantize();
+            float[][] got = {new float[rows * cols], new float[rows * cols]};
+            Throwable[] failure = new Throwable[1];
+            Thread other = new Thread(() -> {
+                try {
+                    for (int rep = 0; rep < 200; rep++) {
+                        java.util.Arrays.fill(got[1], Float.NaN);
+                        t.dequantizeInto(got[1], 0);
+                        assertBitsEqual(expected, got[1], "other thread, rep " + rep);
+                    }
+                } catch (Throwable e) {
+                    failure[0] = e;
+                }
+            });
+            other.start();
+            for (int rep = 0; rep < 200; rep++) {
+                java.util.Arrays.fill(got[0], Float.NaN);
+                t.dequantizeInto(got[0], 0);
+                assertBitsEqual(expected, got[0], "this thread, rep " + rep);
+            }
+            other.join();
+            if (failure[0] != null) {
+                throw new AssertionError(failure[0]);
+            }
+        } finally {
+            Gemm.setThreads(before);
+        }
+    }
+
     @Test
     void stochasticRoundingIsReproducibleAndStreamsDiffer() {
         SplittableRandom rnd = new SplittableRandom(2);
