@@ -547,7 +547,7 @@ public final class Linear {
     }
 
     private int splitStart(int c) {
-        return (int) ((long) splitUnits * c / splits);
+        return Parallel.splitPoint(splitUnits, c, splits);
     }
 
     /** Y += ΔX·Wᵀ on rows of piece c (splitOut is Y). */
@@ -665,8 +665,8 @@ public final class Linear {
         /** Band p of whole tiles of source rows: it writes its own columns of dst. */
         @Override
         public void accept(int p) {
-            transposeRows(src, rows, cols, dst, TRANSPOSE_TILE * (int) ((long) tiles * p / pieces),
-                    p == pieces - 1 ? rows : TRANSPOSE_TILE * (int) ((long) tiles * (p + 1) / pieces));
+            transposeRows(src, rows, cols, dst, TRANSPOSE_TILE * Parallel.splitPoint(tiles, p, pieces),
+                    p == pieces - 1 ? rows : TRANSPOSE_TILE * Parallel.splitPoint(tiles, p + 1, pieces));
         }
     }
 

@@ -47,4 +47,9 @@ public final class Parallel {
     public static void forEach(int count, IntConsumer body) {
         Gemm.parallelFor(count, body);
     }
+
+    /** {@link Gemm#splitPoint}: where piece {@code piece} of {@code units} split into {@code pieces} starts. */
+    public static int splitPoint(int units, int piece, int pieces) {
+        return Gemm.splitPoint(units, piece, pieces);
+    }
 }

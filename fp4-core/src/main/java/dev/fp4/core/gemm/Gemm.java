@@ -124,6 +124,15 @@ public final class Gemm {
         }
     }
 
+    /**
+     * Where piece {@code piece} of {@code units} split into {@code pieces} near-equal parts starts:
+     * ⌊units · piece / pieces⌋ (so piece {@code pieces} starts at {@code units}); the parts of a
+     * parallel loop's items.
+     */
+    public static int splitPoint(int units, int piece, int pieces) {
+        return (int) ((long) units * piece / pieces);
+    }
+
     /** Items of a {@link #parallelFor} the caller is running: nested loops and GeMMs there run inline. */
     private static final ThreadLocal<int[]> CALLER_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
 

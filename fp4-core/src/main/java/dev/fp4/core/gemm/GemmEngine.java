@@ -178,8 +178,8 @@ final class GemmEngine {
             Workspace ws = WORKSPACE.get();
             ws.ensureRows(k, rowBlock(this), columnBlock(this));
             int tiles = (m + MR - 1) / MR;
-            int lo = MR * (int) ((long) tiles * i / pieces);
-            int hi = i == pieces - 1 ? m : MR * (int) ((long) tiles * (i + 1) / pieces);
+            int lo = MR * Gemm.splitPoint(tiles, i, pieces);
+            int hi = i == pieces - 1 ? m : MR * Gemm.splitPoint(tiles, i + 1, pieces);
             rows(this, lo, hi, sharedJc, sharedNc, bshared, ws);
         }
 

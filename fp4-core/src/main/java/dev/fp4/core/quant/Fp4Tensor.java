@@ -185,7 +185,7 @@ public final class Fp4Tensor {
         @Override
         public void accept(int p) {
             int rows = tensor.rows;
-            tensor.dequantizeRows(dst, off, (int) ((long) rows * p / pieces), (int) ((long) rows * (p + 1) / pieces));
+            tensor.dequantizeRows(dst, off, Gemm.splitPoint(rows, p, pieces), Gemm.splitPoint(rows, p + 1, pieces));
         }
     }
 
@@ -197,7 +197,7 @@ public final class Fp4Tensor {
     }
 
     private int pieceStart(int p) {
-        return (int) ((long) rows * p / pieceCount);
+        return Gemm.splitPoint(rows, p, pieceCount);
     }
 
     /** Piece p of the row pipeline (pieceArray is the input; quantizeFrom runs alone on a tensor). */

@@ -324,8 +324,8 @@ public final class OutlierClamp {
         int[] counts = rowCount;
         int total = 0;
         for (int p = 0; p < pieces; p++) {
-            int r0 = (int) ((long) rows * p / pieces);
-            int r1 = (int) ((long) rows * (p + 1) / pieces);
+            int r0 = Gemm.splitPoint(rows, p, pieces);
+            int r1 = Gemm.splitPoint(rows, p + 1, pieces);
             int k = 0;
             for (int r = r0; r < r1; r++) {
                 k += counts[r];
@@ -476,8 +476,8 @@ public final class OutlierClamp {
      * others into their spill room; rowCount gets each row's count.
      */
     private void clampPiece(int p) {
-        int r0 = (int) ((long) rows * p / pieces);
-        int r1 = (int) ((long) rows * (p + 1) / pieces);
+        int r0 = Gemm.splitPoint(rows, p, pieces);
+        int r1 = Gemm.splitPoint(rows, p + 1, pieces);
         int[] col = !keep ? null : p == 0 ? nzCol : spillCol;
         float[] val = !keep ? null : p == 0 ? nzVal : spillVal;
         int pos = p == 0 ? 0 : (p - 1) * spillRoom;
@@ -490,8 +490,8 @@ public final class OutlierClamp {
 
     /** The bounds of the groups of piece p, into its scratch (bad: its first non-finite element or −1). */
     private void boundsPiece(int p) {
-        int g0 = (int) ((long) groups * p / pieces);
-        int g1 = (int) ((long) groups * (p + 1) / pieces);
+        int g0 = Gemm.splitPoint(groups, p, pieces);
+        int g1 = Gemm.splitPoint(groups, p + 1, pieces);
         Scratch sp = scratch[p];
         sp.bad = groupRange(x, xOff, rows, cols, g0, g1, sp, lower, lOff, upper, uOff);
     }
@@ -647,7 +647,7 @@ public final class OutlierClamp {
 
     /** First element of piece p of n split in {@code pieces} (multiples of 64 inside). */
     private static int pieceStart(int n, int p, int pieces) {
-        return p == pieces ? n : (int) ((long) n * p / pieces) & ~63;
+        return p == pieces ? n : Gemm.splitPoint(n, p, pieces) & ~63;
     }
 
     /**

@@ -161,7 +161,7 @@ final class Fp8Operand implements OperandFormat {
         }
 
         private int chunkStart(int c) {
-            return (int) ((long) n * c / chunks);
+            return dev.fp4.nn.Parallel.splitPoint(n, c, chunks);
         }
 
         private void absMaxChunk(int c) {
