@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
  * A LLaMA-style decoder: token embedding, {@code layers} pre-norm blocks (RMSNorm, causal
@@ -41,6 +42,8 @@ public final class LlamaModel {
     private long totalSteps;
     private long microStep = -1;
     private long micro;
+    private int nextMicro = -1;                   // set by setMicroBatch for the next training forward
+    private final List<List<Parameter>> blockParameters;
 
     // Residual stream: xs[l] is the input of block l, xs[layers] the last block's output.
     private final float[][] xs;
@@ -83,6 +86,7 @@ public final class LlamaModel {
         }
         ls.add(lmHead);
         this.parameters = Collections.unmodifiableList(ps);
+        this.blockParameters = blocks.stream().map(b -> List.copyOf(b.parameters())).toList();
         this.linears = Collections.unmodifiableList(ls);
         LinearScratch shared = new LinearScratch();
         for (Linear l : linears) {
@@ -152,6 +156,21 @@ public final class LlamaModel {
     /** The seed of stochastic rounding. */
     public long roundingSeed() {
         return roundingSeed;
+    }
+
+    /**
+     * Sets the index of the next training {@link #forward} within the current step (0-based),
+     * which selects its stochastic-rounding variates. Without it, the forwards of a step count
+     * 0, 1, 2, … by themselves; a data-parallel replica that runs micro-batch k of a step sets k
+     * here, so that it rounds exactly as a single process that runs micro-batches 0 … k in turn.
+     *
+     * @throws IllegalArgumentException if {@code index < 0}
+     */
+    public void setMicroBatch(int index) {
+        if (index < 0) {
+            throw new IllegalArgumentException("micro-batch index must be >= 0, got " + index);
+        }
+        nextMicro = index;
     }
 
     /** Replaces the recipe (takes effect at the next forward). */
@@ -225,8 +244,9 @@ public final class LlamaModel {
         }
         if (training) {
             // Stochastic rounding draws from (seed, step, index of this forward within the step).
-            micro = step == microStep ? micro + 1 : 0;
+            micro = nextMicro >= 0 ? nextMicro : step == microStep ? micro + 1 : 0;
             microStep = step;
+            nextMicro = -1;
         }
         for (int i = 0; i < linears.size(); i++) {
             linears.get(i).setRandomState(roundingSeed, step, micro);
@@ -271,6 +291,16 @@ public final class LlamaModel {
 
     /** Adds the gradient of the last {@link #forward}'s loss into every {@link Parameter#grad()}. */
     public void backward() {
+        backward(null);
+    }
+
+    /**
+     * As {@link #backward()}, calling {@code ready} (when not null) with each parameter as soon as
+     * its gradient is complete: the LM head's weight (when not tied), the final norm, the
+     * parameters of each block from the last to the first, and the embedding table last (it also
+     * receives the tied head's gradient). Every parameter is reported exactly once.
+     */
+    public void backward(Consumer<Parameter> ready) {
         if (!backwardReady) {
             throw new IllegalStateException("backward() needs a forward() first (evaluate() does not keep state)");
         }
@@ -279,15 +309,27 @@ public final class LlamaModel {
         long t = StepProfile.start();
         lmHead.backward(logits, ws.dxn, false);
         t = StepProfile.lap(Phase.LINEAR, t);
+        if (ready != null && !config.tiedEmbeddings()) {
+            ready.accept(lmHead.weight());
+        }
         java.util.Arrays.fill(grad, 0, n * config.dim(), 0f);
         finalNorm.backward(xs[blocks.size()], invF, 0, ws.dxn, grad, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
+        if (ready != null) {
+            ready.accept(finalNorm.weight());
+        }
         for (int l = blocks.size() - 1; l >= 0; l--) {
             blocks.get(l).backward(grad, ws);
+            if (ready != null) {
+                blockParameters.get(l).forEach(ready);
+            }
         }
         t = StepProfile.start();
         embedding.backward(tokens, n, grad);
         StepProfile.lap(Phase.ELEMENTWISE, t);
+        if (ready != null) {
+            ready.accept(embedding.table());
+        }
     }
 
     private void check(int[] ids, String what, int batch, int seq) {

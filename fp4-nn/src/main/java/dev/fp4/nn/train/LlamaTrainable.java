@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * A {@link LlamaModel} as the {@link Trainer} sees it. The recipe name recorded in checkpoints is
@@ -47,6 +48,16 @@ public final class LlamaTrainable implements TrainableModel {
     @Override
     public void backward() {
         model.backward();
+    }
+
+    @Override
+    public void backward(Consumer<Parameter> ready) {
+        model.backward(ready);
+    }
+
+    @Override
+    public void setMicroBatch(int index) {
+        model.setMicroBatch(index);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.fp4.nn.train;
 import dev.fp4.nn.Parameter;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * What the {@link Trainer} needs from a model: the calls of {@code dev.fp4.nn.LlamaModel} (see
@@ -26,6 +27,27 @@ public interface TrainableModel {
 
     /** Adds the gradient of the last forward's mean loss into every {@link Parameter#grad()}. */
     void backward();
+
+    /**
+     * As {@link #backward()}, and calls {@code ready} with each parameter as soon as its gradient
+     * is complete (every parameter exactly once, in the order the backward pass finishes them), so
+     * that a data-parallel run can send a layer's gradients while the layers below it are still
+     * running. The default runs {@link #backward()} and then reports every parameter in order.
+     */
+    default void backward(Consumer<Parameter> ready) {
+        backward();
+        parameters().forEach(ready);
+    }
+
+    /**
+     * Sets the index of the next training forward within the current step: micro-batch
+     * {@code index} of the step's global micro-batches. Models with stochastic rounding draw its
+     * variates from (seed, step, this index), so the replica that runs micro-batch {@code index}
+     * of a data-parallel step rounds exactly as a single process accumulating the same
+     * micro-batches does. The default ignores it.
+     */
+    default void setMicroBatch(int index) {
+    }
 
     /** Mean cross-entropy of a batch without keeping state. */
     float evaluate(int[] tokens, int[] targets, int batch, int seq);

@@ -26,9 +26,12 @@ import org.slf4j.LoggerFactory;
  * The training loop. Each optimizer step s (0-based):
  * <ol>
  * <li>{@code model.setStep(s, steps)} (the recipe's target-precision schedule);</li>
- * <li>zero the gradients; for each of {@code accumulation} micro-batches from the training
- * sampler: forward, backward; the step's loss is the mean of the micro-batch losses and the
- * gradients are scaled by 1/accumulation;</li>
+ * <li>for each of {@code accumulation} micro-batches k = 0, 1, … (window set base + k of the
+ * training sampler, base = s · accumulation): zero the gradients, forward, backward; the step's
+ * gradient is g₀ + g₁ + … added in FP32 left to right, times 1/accumulation, and its loss the
+ * mean of the micro-batch losses. A data-parallel replica ({@link ReplicaGroup}) runs its share
+ * of the micro-batches and the group adds the replicas' sums in rank order, which is the same
+ * left-to-right sum when each replica runs one micro-batch;</li>
  * <li>guard: a non-finite loss or gradient norm stops the run before the update
  * ({@link TrainingResult.Status#NON_FINITE}); a model may also report a non-finite loss by
  * throwing {@link ArithmeticException} from forward (as {@code LlamaModel} does); a loss above divergenceFactor × the lowest
@@ -64,6 +67,9 @@ public final class Trainer {
     private final LearningRateSchedule schedule;
     private final BatchSampler trainSampler;
     private final BatchSampler evalSampler;
+    private final ReplicaGroup group;
+    private final int perReplica;
+    private float[][] accumulated = new float[0][];
     private volatile boolean stopRequested;
     private long step;
     private Path lastCheckpoint;
@@ -73,6 +79,28 @@ public final class Trainer {
      * @throws IllegalArgumentException when the dataset is too small for the sequence length
      */
     public Trainer(TrainableModel model, TextDataset data, TrainingConfig config, CheckpointDirectory checkpoints) {
+        this(model, data, config, checkpoints, ReplicaGroup.single());
+    }
+
+    /**
+     * A trainer for one replica of a data-parallel run. Replica {@code group.rank()} runs the
+     * global micro-batches rank·A … rank·A + A − 1 of every step (A = accumulation / group size),
+     * draws them from {@code data} at the same stream positions a single process would, and
+     * evaluates every size-th validation batch; the group sums the gradients (see
+     * {@link ReplicaGroup}) and gathers the losses, so every replica takes the same step. Give
+     * {@code checkpoints} to one replica only.
+     *
+     * @param checkpoints where to write checkpoints, or null for none
+     * @throws IllegalArgumentException when the dataset is too small for the sequence length, or
+     *                                  the accumulation is not a multiple of the group size
+     */
+    public Trainer(TrainableModel model, TextDataset data, TrainingConfig config, CheckpointDirectory checkpoints, ReplicaGroup group) {
+        this.group = Objects.requireNonNull(group, "group");
+        if (config.accumulation() % group.size() != 0) {
+            throw new IllegalArgumentException("accumulation " + config.accumulation() + " is not a multiple of the "
+                    + group.size() + " replicas");
+        }
+        this.perReplica = config.accumulation() / group.size();
         this.model = Objects.requireNonNull(model, "model");
         this.data = Objects.requireNonNull(data, "data");
         this.config = Objects.requireNonNull(config, "config");
@@ -155,23 +183,33 @@ public final class Trainer {
     }
 
     /**
-     * Mean validation loss over the fixed validation batches; NaN (with a warning quoting the
-     * model's report) when the model reports a non-finite loss by throwing ArithmeticException.
-     * {@link #run} stops on a non-finite validation loss.
+     * Mean validation loss over the fixed validation batches (batch i is window set i of the
+     * validation sampler, the same every time); NaN (with a warning quoting the model's report)
+     * when the model reports a non-finite loss by throwing ArithmeticException. {@link #run} stops
+     * on a non-finite validation loss. In a group, every replica must call it: replica r
+     * evaluates batches r, r + size, …, and the losses are summed in batch order, so the result
+     * is the single process's to the bit.
      */
     public double evaluate() {
-        evalSampler.seek(0);
-        double sum = 0;
-        for (int i = 0; i < config.evalBatches(); i++) {
+        int batches = config.evalBatches();
+        int size = group.size();
+        double[] mine = new double[(batches - group.rank() + size - 1) / size];
+        for (int i = group.rank(), k = 0; i < batches; i += size, k++) {
+            evalSampler.seek(i);
             Batch b = evalSampler.next();
             try {
-                sum += model.evaluate(b.tokens(), b.targets(), b.batch(), b.seq());
+                mine[k] = model.evaluate(b.tokens(), b.targets(), b.batch(), b.seq());
             } catch (ArithmeticException e) {
                 LOG.warn("validation loss at step {} is not finite: {}", step, e.getMessage());
-                return Double.NaN;
+                mine[k] = Double.NaN;
             }
         }
-        return sum / config.evalBatches();
+        double[][] all = size == 1 ? new double[][] {mine} : group.allGather(mine);
+        double sum = 0;
+        for (int i = 0; i < batches; i++) {
+            sum += all[i % size][i / size];
+        }
+        return sum / batches;
     }
 
     private Path saveCheckpoint(TrainingListener listener) {
@@ -203,25 +241,37 @@ public final class Trainer {
         double ema = Double.NaN;
         int accum = config.accumulation();
         float inv = 1f / accum;
+        double[] local = new double[perReplica];
         while (step < config.steps()) {
             long ts = System.nanoTime();
             model.setStep(step, config.steps());
-            for (Parameter p : params) {
-                p.zeroGrad();
-            }
+            long base = trainSampler.position();
+            String modelReport = localGradients(base, local);
+            long tc = System.nanoTime();
+            group.awaitReductions(params);
+            long tw = System.nanoTime();
+            trainSampler.seek(base + accum);
             double lossSum = 0;
-            String modelReport = null;
-            for (int a = 0; a < accum; a++) {
-                Batch b = trainSampler.next();
-                try {
-                    lossSum += model.forward(b.tokens(), b.targets(), b.batch(), b.seq());
-                } catch (ArithmeticException e) {
-                    // the model's way of reporting a non-finite loss (LlamaModel): no backward, the guard stops
-                    lossSum = Double.NaN;
-                    modelReport = e.getMessage();
-                    break;
+            if (group.size() == 1) {
+                for (double l : local) {
+                    lossSum += l;
                 }
-                model.backward();
+            } else {
+                // each replica's losses in micro-batch order, then its compute and all-reduce wait times
+                double[] mine = java.util.Arrays.copyOf(local, perReplica + 2);
+                mine[perReplica] = (tc - ts) / 1e9;
+                mine[perReplica + 1] = (tw - tc) / 1e9;
+                double[][] all = group.allGather(mine);
+                double[] compute = new double[all.length];
+                double[] wait = new double[all.length];
+                for (int r = 0; r < all.length; r++) {
+                    for (int a = 0; a < perReplica; a++) {
+                        lossSum += all[r][a];
+                    }
+                    compute[r] = all[r][perReplica];
+                    wait[r] = all[r][perReplica + 1];
+                }
+                listener.onReplicaTimes(step + 1, compute, wait);
             }
             double loss = lossSum / accum;
             if (accum > 1) {
@@ -284,6 +334,70 @@ public final class Trainer {
         saveCheckpoint(listener);
         return new TrainingResult(List.copyOf(records), step, TrainingResult.Status.COMPLETED, "completed " + step + " steps",
                 lastCheckpoint, (System.nanoTime() - t0) / 1e9, tokens);
+    }
+
+    /**
+     * This replica's share of a step: micro-batches g = rank·A + a (a = 0 … A − 1) at stream
+     * positions base + g, each forward and backward on zeroed gradients, summed in FP32 left to
+     * right (g₀ + g₁ + …, the order every accumulation uses); each parameter goes to the group as
+     * soon as the last micro-batch's backward has finished it. The losses land in {@code losses}
+     * (NaN from a failed forward on).
+     *
+     * @return the model's report of a non-finite forward, or null
+     */
+    private String localGradients(long base, double[] losses) {
+        int first = group.rank() * perReplica;
+        java.util.Arrays.fill(losses, Double.NaN);
+        for (int a = 0; a < perReplica; a++) {
+            trainSampler.seek(base + first + a);
+            Batch b = trainSampler.next();
+            for (Parameter p : params) {
+                p.zeroGrad();
+            }
+            model.setMicroBatch(first + a);
+            try {
+                losses[a] = model.forward(b.tokens(), b.targets(), b.batch(), b.seq());
+            } catch (ArithmeticException e) {
+                // the model's way of reporting a non-finite loss (LlamaModel): no backward, the guard stops
+                return e.getMessage();
+            }
+            if (perReplica == 1) {
+                model.backward(group::reduce);
+            } else if (a == 0) {
+                model.backward();
+                saveAccumulated();
+            } else if (a < perReplica - 1) {
+                model.backward();
+                for (int i = 0; i < params.size(); i++) {
+                    addInto(params.get(i).grad(), accumulated[i]);
+                }
+            } else {
+                model.backward(p -> {
+                    addInto(accumulated[params.indexOf(p)], p.grad());
+                    group.reduce(p);
+                });
+            }
+        }
+        return null;
+    }
+
+    private void saveAccumulated() {
+        if (accumulated.length != params.size()) {
+            accumulated = new float[params.size()][];
+            for (int i = 0; i < accumulated.length; i++) {
+                accumulated[i] = new float[params.get(i).size()];
+            }
+        }
+        for (int i = 0; i < accumulated.length; i++) {
+            System.arraycopy(params.get(i).grad(), 0, accumulated[i], 0, accumulated[i].length);
+        }
+    }
+
+    /** dst[i] = src[i] + dst[i] for all i (the sum so far plus the newest micro-batch's gradient). */
+    private static void addInto(float[] src, float[] dst) {
+        for (int i = 0; i < dst.length; i++) {
+            dst[i] = src[i] + dst[i];
+        }
     }
 
     private TrainingResult stop(List<StepRecord> records, TrainingResult.Status status, String why, long t0, long tokens) {

@@ -8,6 +8,16 @@ public interface TrainingListener {
     default void onStep(StepRecord record, long totalSteps) {
     }
 
+    /**
+     * In a data-parallel run, after every step (before {@link #onStep}): each replica's time in
+     * seconds spent computing its micro-batches' forward and backward, and waiting for the
+     * gradient all-reduce after that, indexed by rank (the same arrays on every replica).
+     *
+     * @param step steps completed (1-based), as in {@link StepRecord#step()}
+     */
+    default void onReplicaTimes(long step, double[] computeSeconds, double[] waitSeconds) {
+    }
+
     /** After a checkpoint was written. */
     default void onCheckpoint(long step, Path file) {
     }
