@@ -18,7 +18,8 @@ import java.util.Locale;
  * @param ropeTheta      rotary embedding base (10000 in LLaMA 1/2)
  */
 public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads, int ffnDim, int maxSeq,
-                          boolean tiedEmbeddings, float normEps, float ropeTheta) {
+                          boolean tiedEmbeddings, float normEps, float ropeTheta)
+        implements java.io.Serializable {
 
     /** Names accepted by {@link #preset(String)}. */
     public static final List<String> PRESETS = List.of("tiny", "small");

@@ -10,7 +10,8 @@ package dev.fp4.nn.train;
  * @param gradNorm      global gradient norm before clipping
  * @param tokensPerSec  training throughput of this step (wall clock; not reproducible)
  */
-public record StepRecord(long step, double trainLoss, double valLoss, double lr, double gradNorm, double tokensPerSec) {
+public record StepRecord(long step, double trainLoss, double valLoss, double lr, double gradNorm, double tokensPerSec)
+        implements java.io.Serializable {
     /** True when this step carries a validation loss. */
     public boolean evaluated() {
         return !Double.isNaN(valLoss);

@@ -28,7 +28,8 @@ import java.util.Map;
  */
 public record TrainingConfig(int steps, int batch, int seq, int accumulation, double peakLr, double warmupFraction,
                              double floorFraction, double weightDecay, double clipNorm, MomentPrecision moments,
-                             int evalInterval, int evalBatches, int checkpointInterval, long seed, double divergenceFactor) {
+                             int evalInterval, int evalBatches, int checkpointInterval, long seed, double divergenceFactor)
+        implements java.io.Serializable {
     /** Steps before the divergence test starts (the loss is noisy at first). */
     public static final int GUARD_WARMUP_STEPS = 10;
 
