@@ -102,7 +102,8 @@ public final class SparkTrainer {
         String bindHost = sc.getConf().get("spark.driver.bindAddress", driverHost);
         Broadcast<byte[]> corpus = data.sharded() ? null : sc.broadcast(data.bytes());
         try (ProgressChannel.Server server = new ProgressChannel.Server(bindHost, secret, progress)) {
-            JavaRDD<byte[]> input = data.sharded() ? data.shardRdd() : sc.parallelize(Collections.nCopies(workers, new byte[0]), workers);
+            JavaRDD<byte[]> input = data.sharded() ? ShardPartitioner.pin(data.shardRdd())
+                    : sc.parallelize(Collections.nCopies(workers, new byte[0]), workers);
             ReplicaTask task = new ReplicaTask(model, recipe, global, options, secret, driverHost + ":" + server.port(), corpus, data.name());
             sc.setJobDescription("fp4 data-parallel training: " + recipe + ", " + workers + " workers");
             // The shuffle after the barrier stage makes it a shuffle-map stage: Spark re-runs a failed
@@ -156,6 +157,40 @@ public final class SparkTrainer {
             compute.put(step, computeSeconds);
             wait.put(step, waitSeconds);
             listener.onReplicaTimes(step, computeSeconds, waitSeconds);
+            long every = Math.max(1, totalSteps / 10);
+            if (step % every == 0) {
+                logStragglers(step, every);
+            }
+        }
+
+        /** One line over the last {@code span} steps: each rank's mean compute and wait, the slowest rank. */
+        private void logStragglers(long step, long span) {
+            double[] c = new double[workers];
+            double[] w = new double[workers];
+            int n = 0;
+            for (double[] v : compute.subMap(step - span + 1, step + 1).values()) {
+                for (int k = 0; k < workers && k < v.length; k++) {
+                    c[k] += v[k];
+                }
+                n++;
+            }
+            for (double[] v : wait.subMap(step - span + 1, step + 1).values()) {
+                for (int k = 0; k < workers && k < v.length; k++) {
+                    w[k] += v[k];
+                }
+            }
+            int slowest = 0;
+            StringBuilder cs = new StringBuilder();
+            StringBuilder ws = new StringBuilder();
+            for (int k = 0; k < workers; k++) {
+                if (c[k] > c[slowest]) {
+                    slowest = k;
+                }
+                cs.append(k == 0 ? "" : ", ").append(String.format(java.util.Locale.ROOT, "%.1f", 1e3 * c[k] / Math.max(1, n)));
+                ws.append(k == 0 ? "" : ", ").append(String.format(java.util.Locale.ROOT, "%.1f", 1e3 * w[k] / Math.max(1, n)));
+            }
+            LOG.info("steps {}-{}: compute ms/step by rank [{}], all-reduce wait ms/step [{}]; slowest rank {}", step - span + 1, step, cs, ws,
+                    slowest);
         }
 
         @Override

@@ -56,7 +56,12 @@ public final class SparkTrainingData {
      * @throws IllegalArgumentException when nothing matches, or the files are empty or over 2 GiB
      */
     public static SparkTrainingData read(JavaSparkContext sc, String path) {
-        List<Tuple2<String, PortableDataStream>> files = new ArrayList<>(list(sc, path, 1).collect());
+        List<Tuple2<String, PortableDataStream>> files;
+        try {
+            files = new ArrayList<>(sc.binaryFiles(path).collect());
+        } catch (Exception e) {                   // Hadoop's IOExceptions arrive undeclared through Scala
+            throw new IllegalArgumentException("cannot read data " + path + ": " + e.getMessage(), e);
+        }
         files.sort(Comparator.comparing(Tuple2::_1));
         ByteArrayOutputStream all = new ByteArrayOutputStream();
         for (Tuple2<String, PortableDataStream> f : files) {
@@ -82,22 +87,52 @@ public final class SparkTrainingData {
     }
 
     /**
-     * Reads a directory or glob as shards: Spark's partitions of its files (at most
-     * {@code workers}; whole files, never split), which must come to exactly {@code workers}
-     * (checked before training starts).
+     * Reads a directory or glob as shards: its files in path order, cut into {@code workers}
+     * contiguous groups of whole files (group w = files ⌊k·w/workers⌋ … ⌊k·(w+1)/workers⌋ − 1 of k),
+     * group w read through Spark as partition w. Fewer files than workers leave workers without a
+     * shard, which the run refuses before it starts.
+     *
+     * @throws IllegalArgumentException when nothing matches
      */
     public static SparkTrainingData readShards(JavaSparkContext sc, String path, int workers) {
-        JavaRDD<byte[]> rdd = list(sc, path, workers).map(f -> f._2().toArray());
-        if (rdd.getNumPartitions() > workers) {
-            rdd = rdd.coalesce(workers);
+        List<String> files = listFiles(sc, path);
+        List<JavaRDD<byte[]>> parts = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            List<String> group = files.subList((int) ((long) files.size() * w / workers), (int) ((long) files.size() * (w + 1) / workers));
+            if (!group.isEmpty()) {
+                parts.add(sc.binaryFiles(String.join(",", group)).values().map(PortableDataStream::toArray).coalesce(1));
+            }
+        }
+        JavaRDD<byte[]> rdd = parts.get(0);
+        for (int w = 1; w < parts.size(); w++) {
+            rdd = rdd.union(parts.get(w));
         }
         return shards(path, rdd);
     }
 
-    private static org.apache.spark.api.java.JavaPairRDD<String, PortableDataStream> list(JavaSparkContext sc, String path, int partitions) {
+    /** The files a path, directory or glob names, in path order (hidden files, "_" and ".", left out as Spark does). */
+    private static List<String> listFiles(JavaSparkContext sc, String path) {
         try {
-            return sc.binaryFiles(path, partitions);
-        } catch (RuntimeException e) {
+            org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+            org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(sc.hadoopConfiguration());
+            org.apache.hadoop.fs.FileStatus[] matched = fs.globStatus(p);
+            List<String> out = new ArrayList<>();
+            if (matched != null) {
+                for (org.apache.hadoop.fs.FileStatus m : matched) {
+                    for (org.apache.hadoop.fs.FileStatus f : m.isDirectory() ? fs.listStatus(m.getPath()) : new org.apache.hadoop.fs.FileStatus[] {m}) {
+                        String name = f.getPath().getName();
+                        if (f.isFile() && !name.startsWith("_") && !name.startsWith(".")) {
+                            out.add(f.getPath().toString());
+                        }
+                    }
+                }
+            }
+            if (out.isEmpty()) {
+                throw new IllegalArgumentException("cannot read data " + path + ": no files match");
+            }
+            out.sort(null);
+            return out;
+        } catch (java.io.IOException e) {
             throw new IllegalArgumentException("cannot read data " + path + ": " + e.getMessage(), e);
         }
     }

@@ -44,8 +44,8 @@ class SparkTrainerTest {
     static final TrainingConfig CFG = TrainingConfig.defaults().withSteps(30).withBatch(4, 32).withIntervals(10, 4, 0).withSeed(21);
 
     static JavaSparkContext sc;
-    static TrainingResult reference;
-    static List<Parameter> referenceParameters;
+    private static TrainingResult reference;
+    private static List<Parameter> referenceParameters;
 
     @TempDir
     Path dir;
@@ -53,11 +53,18 @@ class SparkTrainerTest {
     @BeforeAll
     static void start() {
         sc = new JavaSparkContext(conf("local[2,2]"));
-        // the single process: batch 4, two micro-batches per step
-        LlamaTrainable m = LlamaTrainable.create("tiny", RECIPE, CFG.seed());
-        reference = new Trainer(m, DATA, CFG.withLr(CFG.peakLr(), 2), null).run();
-        assertEquals(TrainingResult.Status.COMPLETED, reference.status(), reference.message());
-        referenceParameters = m.parameters();
+        reference();
+    }
+
+    /** The single process: batch 4, two micro-batches per step (computed once). */
+    static synchronized TrainingResult reference() {
+        if (reference == null) {
+            LlamaTrainable m = LlamaTrainable.create("tiny", RECIPE, CFG.seed());
+            reference = new Trainer(m, DATA, CFG.withLr(CFG.peakLr(), 2), null).run();
+            assertEquals(TrainingResult.Status.COMPLETED, reference.status(), reference.message());
+            referenceParameters = m.parameters();
+        }
+        return reference;
     }
 
     static SparkConf conf(String master) {

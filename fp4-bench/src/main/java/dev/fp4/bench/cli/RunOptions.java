@@ -5,9 +5,16 @@ import picocli.CommandLine.Option;
 
 /** Options shared by {@code fp4 train} and {@code fp4 compare}. */
 public final class RunOptions {
+    Path data;
+    /** --data as given (spark-train passes it to Spark unchanged: a URI, directory or glob). */
+    String dataArgument;
+
     @Option(names = "--data", paramLabel = "FILE",
             description = "UTF-8 text file to train on (byte-level tokens; last 10%% held out). Default: the built-in Markov corpus.")
-    Path data;
+    void data(String value) {
+        dataArgument = value;
+        data = Path.of(value);
+    }
 
     @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
     String preset = "tiny";

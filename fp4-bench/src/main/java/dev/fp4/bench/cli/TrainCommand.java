@@ -1,7 +1,6 @@
 package dev.fp4.bench.cli;
 
 import dev.fp4.nn.checkpoint.CheckpointDirectory;
-import dev.fp4.nn.optim.MomentPrecision;
 import dev.fp4.nn.train.Trainer;
 import dev.fp4.nn.train.TrainingConfig;
 import dev.fp4.nn.train.TrainingResult;
@@ -14,7 +13,6 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code fp4 train}: one model, one recipe, with checkpoints, resume and a progress bar. */
@@ -29,26 +27,8 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     RunOptions run = new RunOptions();
 
-    @Option(names = "--recipe", paramLabel = "NAME", description = "Precision recipe. Default: ${DEFAULT-VALUE}.")
-    String recipe = "fp4-dge-occ";
-
-    @Option(names = "--moments", paramLabel = "P", description = "Optimizer moment storage (${COMPLETION-CANDIDATES}). Default: ${DEFAULT-VALUE}.")
-    MomentPrecision moments = MomentPrecision.FP32;
-
-    @Option(names = "--accum", paramLabel = "N", description = "Micro-batches per optimizer step. Default: ${DEFAULT-VALUE}.")
-    int accum = 1;
-
-    @Option(names = "--checkpoint-dir", paramLabel = "DIR", description = "Checkpoint directory. Default: runs/train/RECIPE.")
-    Path checkpointDir;
-
-    @Option(names = "--checkpoint-every", paramLabel = "N", description = "Steps between checkpoints (0: only at the end and on Ctrl-C). Default: ${DEFAULT-VALUE}.")
-    int checkpointEvery = 100;
-
-    @Option(names = "--keep", paramLabel = "N", description = "Checkpoints kept. Default: ${DEFAULT-VALUE}.")
-    int keep = 3;
-
-    @Option(names = "--resume", description = "Continue from the newest valid checkpoint in --checkpoint-dir.")
-    boolean resume;
+    @Mixin
+    TrainOptions train = new TrainOptions();
 
     private final Cli root;
 
@@ -60,20 +40,16 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelFactory models = root.models;
         Runs.validate(spec, run, models);
-        Runs.checkRecipe(spec, models, recipe);
-        Runs.positive(spec.commandLine(), "--accum", accum);
-        Runs.positive(spec.commandLine(), "--keep", keep);
-        if (checkpointEvery < 0) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint-every must be >= 0, got " + checkpointEvery);
-        }
+        Runs.checkRecipe(spec, models, train.recipe);
+        train.validate(spec);
         Runs.applyThreads(run);
         int seq = Runs.seq(run, models);
         Runs.Data data = Runs.data(run, seq);
-        TrainingConfig cfg = Runs.config(run, seq, accum, moments, checkpointEvery);
-        Path dir = checkpointDir != null ? checkpointDir : Path.of("runs", "train", recipe);
-        CheckpointDirectory ckpts = new CheckpointDirectory(dir, keep);
-        Trainer trainer = new Trainer(models.create(run.preset, recipe, run.seed), data.dataset(), cfg, ckpts);
-        if (resume) {
+        TrainingConfig cfg = Runs.config(run, seq, train.accum, train.moments, train.checkpointEvery);
+        Path dir = train.checkpointDir != null ? train.checkpointDir : Path.of("runs", "train", train.recipe);
+        CheckpointDirectory ckpts = new CheckpointDirectory(dir, train.keep);
+        Trainer trainer = new Trainer(models.create(run.preset, train.recipe, run.seed), data.dataset(), cfg, ckpts);
+        if (train.resume) {
             if (!trainer.resumeLatest()) {
                 throw new Cli.UsageException("--resume: no valid checkpoint in " + dir, null);
             }
@@ -82,7 +58,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new Cli.UsageException(dir + " already holds checkpoints: pass --resume to continue, or another --checkpoint-dir", null);
         }
         root.err.printf(Locale.ROOT, "training preset %s (%,d parameters), recipe %s, on %s%n", run.preset, models.parameterCount(run.preset),
-                recipe, data.description());
+                train.recipe, data.description());
         CountDownLatch done = new CountDownLatch(1);
         Runnable stop = stopAndAwait(trainer, done, root.err);
         Thread hook = new Thread(() -> {
@@ -90,7 +66,7 @@ final class TrainCommand implements Callable<Integer> {
             stop.run();
         }, "fp4-train-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        ProgressBar bar = new ProgressBar(root.err, recipe, System.console() != null, trainer.step(), cfg.tokensPerStep());
+        ProgressBar bar = new ProgressBar(root.err, train.recipe, System.console() != null, trainer.step(), cfg.tokensPerStep());
         // The latch is released only after the summary is printed: on Ctrl-C the JVM halts as soon
         // as the hook returns, which used to race with (and usually drop) the summary line.
         try {
@@ -98,24 +74,37 @@ final class TrainCommand implements Callable<Integer> {
             if (r.status() != TrainingResult.Status.COMPLETED) {
                 bar.finish();
             }
-            var last = r.lastEvaluated();
-            root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
-                    r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
-                    last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
-            if (Double.isFinite(data.entropyRate()) && last != null) {
-                root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
-            }
-            root.out.flush();
-            return switch (r.status()) {
-                case COMPLETED, INTERRUPTED -> 0;
-                case NON_FINITE, DIVERGED -> Cli.FAILED;
-            };
+            printSummary(root.out, train.recipe, r, data.entropyRate());
+            return exitCode(r.status());
         } finally {
             done.countDown();
             if (!Cli.shutdownInProgress()) {
                 Runtime.getRuntime().removeShutdownHook(hook);
             }
         }
+    }
+
+    /**
+     * The run's last lines on stdout: "RECIPE: MESSAGE; final train loss X, validation loss Y, N
+     * tokens/s, checkpoint P", and the excess over the source's entropy rate when it is known.
+     */
+    static void printSummary(PrintStream out, String recipe, TrainingResult r, double entropyRate) {
+        var last = r.lastEvaluated();
+        out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
+                r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
+                last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
+        if (Double.isFinite(entropyRate) && last != null) {
+            out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", entropyRate, last.valLoss() - entropyRate);
+        }
+        out.flush();
+    }
+
+    /** 0 for a completed or interrupted run, {@link Cli#FAILED} when the guard stopped it. */
+    static int exitCode(TrainingResult.Status status) {
+        return switch (status) {
+            case COMPLETED, INTERRUPTED -> 0;
+            case NON_FINITE, DIVERGED -> Cli.FAILED;
+        };
     }
 
     /**

@@ -314,7 +314,9 @@ public final class Trainer {
                             "stopped after step %d: the validation loss is not finite (%s, %s recipe)", step,
                             Double.isNaN(val) ? "NaN" : val, model.recipeName()), t0, tokens);
                 }
-                LOG.info("step {}/{}: train loss {}, validation loss {}", step, config.steps(), fmt(loss), fmt(val));
+                if (group.rank() == 0) {                       // the replicas agree; one line per run
+                    LOG.info("step {}/{}: train loss {}, validation loss {}", step, config.steps(), fmt(loss), fmt(val));
+                }
             }
             double secs = (System.nanoTime() - ts) / 1e9;
             StepRecord r = new StepRecord(step, loss, val, lr, norm, config.tokensPerStep() / Math.max(secs, 1e-9));
