@@ -61,6 +61,46 @@ class SparkTrainCommandTest {
         assertEquals(10, lines.get(6).split(",", -1).length, lines.get(6));
     }
 
+    @Test
+    void eachCommandResumesTheOthersCheckpoints() throws IOException {
+        String[] net = {"--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1"};
+        // spark-train writes steps 3 and 6; without step 6, train --resume continues from 3
+        Path a = dir.resolve("a");
+        CliTest.Result spark = run(concat(args("spark-train", a, "--master", "local[2,2]", "--workers", "2", "--checkpoint-every", "3",
+                "--csv", dir.resolve("a.csv").toString()), net));
+        assertEquals(0, spark.code(), spark.err());
+        dropNewest(a);
+        CliTest.Result train = run(args("train", a, "--accum", "2", "--checkpoint-every", "3", "--resume"));
+        assertEquals(0, train.code(), train.err());
+        assertTrue(train.err().contains("resumed from step 3"), train.err());
+        assertEquals(lossesOf(spark.out().lines().findFirst().orElseThrow()), lossesOf(train.out().lines().findFirst().orElseThrow()));
+        // and the other way round
+        Path b = dir.resolve("b");
+        CliTest.Result first = run(args("train", b, "--accum", "2", "--checkpoint-every", "3"));
+        assertEquals(0, first.code(), first.err());
+        dropNewest(b);
+        CliTest.Result resumed = run(concat(args("spark-train", b, "--master", "local[2,2]", "--workers", "2", "--checkpoint-every", "3",
+                "--resume", "--csv", dir.resolve("b.csv").toString()), net));
+        assertEquals(0, resumed.code(), resumed.err());
+        assertEquals(lossesOf(first.out().lines().findFirst().orElseThrow()), lossesOf(resumed.out().lines().findFirst().orElseThrow()));
+    }
+
+    private static void dropNewest(Path checkpoints) throws IOException {
+        List<Path> all = new dev.fp4.nn.checkpoint.CheckpointDirectory(checkpoints, 3).list();
+        Path newest = all.get(all.size() - 1);
+        try (var files = Files.walk(newest)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     static String lossesOf(String summary) {
         return summary.substring(0, summary.indexOf(" tokens/s")).replaceAll(", [0-9]+$", "");
     }
