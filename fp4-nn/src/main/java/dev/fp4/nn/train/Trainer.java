@@ -256,6 +256,7 @@ public final class Trainer {
                 for (double l : local) {
                     lossSum += l;
                 }
+                listener.onReplicaTimes(step + 1, new double[] {(tc - ts) / 1e9}, new double[] {(tw - tc) / 1e9});
             } else {
                 // each replica's losses in micro-batch order, then its compute and all-reduce wait times
                 double[] mine = java.util.Arrays.copyOf(local, perReplica + 2);

@@ -9,9 +9,10 @@ public interface TrainingListener {
     }
 
     /**
-     * In a data-parallel run, after every step (before {@link #onStep}): each replica's time in
-     * seconds spent computing its micro-batches' forward and backward, and waiting for the
-     * gradient all-reduce after that, indexed by rank (the same arrays on every replica).
+     * After every step (before {@link #onStep}): each replica's time in seconds spent computing
+     * its micro-batches' forward and backward, and waiting for the gradient all-reduce after
+     * that, indexed by rank (the same arrays on every replica; one replica, waiting 0, in a
+     * single process).
      *
      * @param step steps completed (1-based), as in {@link StepRecord#step()}
      */
