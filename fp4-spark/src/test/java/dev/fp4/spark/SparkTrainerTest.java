@@ -130,6 +130,22 @@ class SparkTrainerTest {
     }
 
     @Test
+    void aRunTheGuardStopsStopsOnEveryReplicaAtTheSingleProcessStep() {
+        TrainingConfig wild = TrainingConfig.defaults().withSteps(40).withBatch(4, 32).withIntervals(10, 2, 0).withSeed(21)
+                .withLr(30, 1);
+        TrainingResult single = new Trainer(LlamaTrainable.create("tiny", "fp32", wild.seed()), DATA, wild.withLr(30, 2), null).run();
+        assertTrue(single.status() == TrainingResult.Status.DIVERGED || single.status() == TrainingResult.Status.NON_FINITE,
+                single.message());
+        SparkTrainingResult r = SparkTrainer.fit(sc, data(), MODEL, "fp32", wild, SparkTrainingOptions.workers(2).withThreads(1),
+                new SparkTrainingListener() {
+                });
+        assertEquals(single.status(), r.training().status(), r.training().message());
+        assertEquals(single.stepsCompleted(), r.training().stepsCompleted());
+        assertEquals(single.message(), r.training().message());
+        assertArrayEquals(losses(single), losses(r.training()));
+    }
+
+    @Test
     void compressedGradientsTrainAsFarAsFp32() {
         TrainingConfig cfg = CFG.withSteps(60);
         double fp32 = Double.NaN;
