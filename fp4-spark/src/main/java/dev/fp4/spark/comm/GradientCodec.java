@@ -16,7 +16,8 @@ import java.util.Locale;
  * amax · 2<sup>k</sup> ≤ 448 (amax over the finite values; k = 0 when there are none, k clamped to
  * [−126, 127]); the wire holds E4M3(x · s) (round to nearest even) and the receiver takes
  * E4M3⁻¹(code) · 2<sup>−k</sup>, both exact scalings. ±∞ and NaN travel as NaN (E4M3 has no ∞),
- * so a diverged gradient is never turned into a finite one. 1 byte.</li>
+ * so a diverged gradient is never turned into a finite one, and a finite value that rounds up
+ * beyond FP32's range is kept at ±{@link Float#MAX_VALUE}. 1 byte.</li>
  * </ul>
  * {@code decode(encode(x))} is idempotent under the same scale, which lets the owner of a reduced
  * chunk keep exactly the values the other replicas receive.
@@ -77,17 +78,36 @@ public enum GradientCodec {
         void encode(float[] src, int off, int len, int k, ByteBuffer dst) {
             float s = Math.scalb(1f, k);
             for (int i = 0; i < len; i++) {
-                dst.put((byte) E4M3.encodeNonSaturating(src[off + i] * s));
+                dst.put((byte) E4M3Codes.encode(src[off + i] * s));
             }
         }
 
         @Override
         void decode(ByteBuffer src, int len, int k, float[] dst, int off) {
+            float inv = Math.scalb(1f, -k);              // exact: the product has at most 4 significant bits
             for (int i = 0; i < len; i++) {
-                dst[off + i] = Math.scalb(E4M3.decode(src.get() & 0xFF), -k);
+                dst[off + i] = E4M3Codes.decode(src.get() & 0xFF) * inv;
+            }
+            if (k <= SATURATING_K) {
+                saturate(dst, off, len);
             }
         }
     };
+
+    /**
+     * At k ≤ −120 (amax within a factor 2 of FP32's largest value) a value that E4M3 rounds up
+     * to the next power of two decodes beyond FP32's range: it is kept at ±{@link Float#MAX_VALUE}
+     * instead of becoming ±∞, so a finite gradient stays finite.
+     */
+    private static final int SATURATING_K = -120;
+
+    private static void saturate(float[] x, int off, int len) {
+        for (int i = off; i < off + len; i++) {
+            if (Float.isInfinite(x[i])) {
+                x[i] = Math.copySign(Float.MAX_VALUE, x[i]);
+            }
+        }
+    }
 
     private final int bytes;
 
@@ -145,8 +165,12 @@ public enum GradientCodec {
             }
             case FP8 -> {
                 float s = Math.scalb(1f, k);
+                float inv = Math.scalb(1f, -k);
                 for (int i = off; i < off + len; i++) {
-                    x[i] = Math.scalb(E4M3.decode(E4M3.encodeNonSaturating(x[i] * s)), -k);
+                    x[i] = E4M3Codes.decode(E4M3Codes.encode(x[i] * s)) * inv;
+                }
+                if (k <= SATURATING_K) {
+                    saturate(x, off, len);
                 }
             }
         }
