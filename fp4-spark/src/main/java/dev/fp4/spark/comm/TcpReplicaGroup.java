@@ -210,8 +210,7 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
             throw new IllegalStateException("the address exchange returned " + all.length + " addresses for " + size + " replicas");
         }
         System.arraycopy(all, 0, addresses, 0, size);
-        Thread acceptor = Thread.ofPlatform().daemon().name("fp4-allreduce-accept-" + rank).start(this::acceptLoop);
-        Objects.requireNonNull(acceptor);
+        Thread.ofPlatform().daemon().name("fp4-allreduce-accept-" + rank).start(this::acceptLoop);
         long deadline = System.nanoTime() + timeoutNanos;
         for (int j = 0; j < rank; j++) {
             register(j, dial(j, deadline));
