@@ -229,7 +229,7 @@ public final class FlashAttention {
                 for (int x = 0; x < hd; x++) {
                     o[dst + x] = acc[r * hd + x] * inv;
                 }
-                lse[lseBase + i0 + r] = (float) (m[r] * (double) scale + Math.log(l[r]));
+                lse[lseBase + i0 + r] = (float) (m[r] * (double) scale + StrictMath.log(l[r]));
             }
         }
     }

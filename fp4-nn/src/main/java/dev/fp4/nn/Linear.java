@@ -225,7 +225,10 @@ public final class Linear {
         return lastClamped;
     }
 
-    /** y[rows, out] = X̂·Ŵᵀ (+ ΔX·Wᵀ) for x[rows, in]; keeps X̂ (or a reference to x) for backward. */
+    /**
+     * y[rows, out] = X̂·Ŵᵀ (+ ΔX·Wᵀ) for x[rows, in]; keeps its own X̂ (under FP32 a copy of x) for
+     * backward, so x may change before {@link #backward} under every precision.
+     */
     public void forward(float[] x, float[] y, int rows) {
         forward(x, y, rows, null);
     }
@@ -259,7 +262,7 @@ public final class Linear {
             lastShared = true;
         } else {
             lastShared = false;
-            // 0: X̂ is the caller's x (nothing prepared), which may change before a backward.
+            // 0: nothing prepared (X̂ is a plain copy of x below), so never shared.
             xhatSerial = clamp != null || fwdA != null ? FORWARDS.incrementAndGet() : 0;
             if (clamp != null) {
                 xq = Workspace.grow(xq, (long) rows * in);
@@ -277,6 +280,13 @@ public final class Linear {
             if (fwdA != null) {
                 xq = Workspace.grow(xq, (long) rows * in);
                 quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
+                a = xq;
+            }
+            if (a == x) {
+                // One contract under every precision: the layer keeps its own copy of what its
+                // backward reads, so the caller may reuse x between forward and backward.
+                xq = Workspace.grow(xq, (long) rows * in);
+                System.arraycopy(x, 0, xq, 0, rows * in);
                 a = xq;
             }
         }
@@ -493,7 +503,7 @@ public final class Linear {
             // Element-wise: split over the pool when there is more than one thread (same bits).
             int chunks = Parallel.threads() == 1 || n < parallelMin ? 1 : 4 * Parallel.threads();
             if (chunks == 1) {
-                applyEstimator(est, wScaled, d, target, grad, 0, n);
+                applyEstimator(est, fwdB, wScaled, d, target, grad, 0, n);
             } else {
                 bindSplit(chunks, n, target, null, grad, est);
                 Parallel.forEach(chunks, estimatorPiece);
@@ -563,7 +573,7 @@ public final class Linear {
     /** grad += dŴ·f'(wScaled) on elements of piece c (splitOut is dŴ). */
     private void estimatorPiece(int c) {
         int from = splitStart(c);
-        applyEstimator(splitEstimator, wScaled, scratch.deriv, splitOut, splitGrad, from, splitStart(c + 1) - from);
+        applyEstimator(splitEstimator, fwdB, wScaled, scratch.deriv, splitOut, splitGrad, from, splitStart(c + 1) - from);
     }
 
     /** dWᵀ += ΔXᵀ·dY on output columns of piece c, in whole SPLIT_GRAIN grains but the last (splitOut is dWᵀ). */
@@ -580,10 +590,11 @@ public final class Linear {
         return Parallel.threads() == 1 || nnz < parallelMin || units < 2 ? 1 : Math.min(units, 4 * Parallel.threads());
     }
 
-    /** grad[i] += dŴ[i] · f'(wScaled[i]) for i in [off, off + len). */
-    private static void applyEstimator(WeightGradientEstimator est, float[] wScaled, float[] d, float[] dw, float[] grad,
-                                       int off, int len) {
+    /** grad[i] += dŴ[i] · f'(wScaled[i]) for i in [off, off + len); f' = 1 on zero-scale blocks of Ŵ. */
+    private static void applyEstimator(WeightGradientEstimator est, Quantizer weights, float[] wScaled, float[] d, float[] dw,
+                                       float[] grad, int off, int len) {
         est.derivatives(wScaled, off, d, off, len);
+        weights.straightThroughOnZeroScale(d, off, len);
         for (int i = off; i < off + len; i++) {
             grad[i] += dw[i] * d[i];
         }
@@ -597,8 +608,13 @@ public final class Linear {
         }
     }
 
+    /** The exception with the layer and operand in front of its message, of the same kind (a non-finite value stays one). */
     private IllegalArgumentException context(IllegalArgumentException e, String what) {
-        return new IllegalArgumentException(weight.name() + ": " + what + ": " + e.getMessage(), e);
+        String message = weight.name() + ": " + what + ": " + e.getMessage();
+        IllegalArgumentException c = e instanceof dev.fp4.core.quant.NonFiniteValueException
+                ? new dev.fp4.core.quant.NonFiniteValueException(message) : new IllegalArgumentException(message);
+        c.initCause(e);
+        return c;
     }
 
     private void checkLength(float[] a, long need, String name, int r, int c) {

@@ -198,6 +198,8 @@ public final class LlamaModel {
      * row-major; keeps the activations for {@link #backward()}.
      *
      * @throws IllegalArgumentException for bad ids or shapes (checked before anything runs)
+     * @throws CapacityException        when a buffer for this batch shape would exceed one Java
+     *                                  array (naming the size); nothing has been computed
      * @throws ArithmeticException      when the loss is not finite, or a quantizer or the outlier
      *                                  clamp met a NaN/Inf activation or weight (the message names the
      *                                  layer, operand and element); backward() is then not possible
@@ -223,10 +225,10 @@ public final class LlamaModel {
         check(targets, "targets", batch, seq);
         try {
             return compute(tokens, targets, batch, seq, training);
-        } catch (IllegalArgumentException e) {
-            // The inputs were validated above and every buffer is sized by the model, so what a layer
-            // rejects here is a value: a quantizer or the outlier clamp refusing a NaN/Inf activation
-            // or weight (message: layer, operand and element). Reported like a non-finite loss.
+        } catch (dev.fp4.core.quant.NonFiniteValueException e) {
+            // A quantizer, estimator or the outlier clamp refused a NaN/Inf activation or weight
+            // (message: layer, operand and element): reported like a non-finite loss. Any other
+            // exception (a CapacityException naming a size, a bug) propagates as itself.
             ArithmeticException a = new ArithmeticException("non-finite value in the forward pass (recipe " + recipe.name() + "): "
                     + e.getMessage());
             a.initCause(e);
@@ -251,10 +253,10 @@ public final class LlamaModel {
         for (int i = 0; i < linears.size(); i++) {
             linears.get(i).setRandomState(roundingSeed, step, micro);
         }
-        int n = batch * seq;
+        int n = batch * seq;                                 // check() bounded it by the ids' array length
         this.batch = batch;
         this.seq = seq;
-        int size = n * config.dim();
+        long size = (long) n * config.dim();
         for (int l = 0; l < xs.length; l++) {
             xs[l] = Workspace.grow(xs[l], size);
         }

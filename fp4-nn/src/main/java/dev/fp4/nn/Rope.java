@@ -40,9 +40,9 @@ public final class Rope {
         this.sin = new float[maxSeq * half];
         for (int p = 0; p < maxSeq; p++) {
             for (int i = 0; i < half; i++) {
-                double angle = p * Math.pow(theta, -2.0 * i / headDim);
-                cos[p * half + i] = (float) Math.cos(angle);
-                sin[p * half + i] = (float) Math.sin(angle);
+                double angle = p * StrictMath.pow(theta, -2.0 * i / headDim);   // StrictMath: the same table on every platform
+                cos[p * half + i] = (float) StrictMath.cos(angle);
+                sin[p * half + i] = (float) StrictMath.sin(angle);
             }
         }
     }

@@ -34,7 +34,7 @@ public final class Softmax {
         VectorOps.expAffine(src, srcOff, dst, dstOff, len, m, scale);
         float sum = VectorOps.sum(dst, dstOff, len);
         VectorOps.scale(dst, dstOff, len, 1f / sum);
-        return (float) (m * (double) scale + Math.log(sum));
+        return (float) (m * (double) scale + StrictMath.log(sum));
     }
 
     /**

@@ -72,7 +72,7 @@ public final class TransformerBlock {
     /** y = block(x), both [batch·seq, dim]; x must stay unchanged until backward. */
     void forward(float[] x, float[] y, int batch, int seq, Workspace ws) {
         int n = batch * seq;
-        int size = n * config.dim();
+        long size = (long) n * config.dim();
         this.x = x;
         this.rows = n;
         xn1 = Workspace.grow(xn1, size);
@@ -80,17 +80,18 @@ public final class TransformerBlock {
         mid = Workspace.grow(mid, size);
         xn2 = Workspace.grow(xn2, size);
         inv2 = Workspace.grow(inv2, n);
+        int len = (int) size;                                // grow has bounded it
         long t = StepProfile.start();
         attnNorm.forward(x, xn1, inv1, 0, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
         attention.forward(xn1, ws.tmp, batch, seq);
         t = StepProfile.start();
-        residualAdd.run(x, 0, ws.tmp, 0, mid, 0, size);
+        residualAdd.run(x, 0, ws.tmp, 0, mid, 0, len);
         ffnNorm.forward(mid, xn2, inv2, 0, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
         ffn.forward(xn2, ws.tmp, n);
         t = StepProfile.start();
-        residualAdd.run(mid, 0, ws.tmp, 0, y, 0, size);
+        residualAdd.run(mid, 0, ws.tmp, 0, y, 0, len);
         StepProfile.lap(Phase.ELEMENTWISE, t);
     }
 

@@ -16,7 +16,7 @@ final class Workspace {
     float[] tmp = new float[0];
 
     void ensure(LlamaConfig c, int batch, int seq) {
-        int n = batch * seq;
+        long n = (long) batch * seq;                    // every size in long: the guard in grow sees it
         dxn = grow(dxn, n * c.dim());
         dq = grow(dq, n * c.dim());
         dk = grow(dk, n * c.kvDim());
@@ -28,10 +28,17 @@ final class Workspace {
         tmp = grow(tmp, n * Math.max(c.dim(), c.ffnDim()));
     }
 
-    /** {@code a} when it holds at least n elements, else a new array of n. */
+    /** The largest buffer: the largest Java array. */
+    static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
+    /**
+     * {@code a} when it holds at least n elements, else a new array of n.
+     *
+     * @throws CapacityException when n exceeds {@link #MAX_ELEMENTS} (naming n)
+     */
     static float[] grow(float[] a, long n) {
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("buffer of " + n + " floats is too large for one array");
+        if (n > MAX_ELEMENTS) {
+            throw new CapacityException("buffer of " + n + " floats is too large for one array (at most " + MAX_ELEMENTS + ")");
         }
         return a.length >= n ? a : new float[(int) n];
     }

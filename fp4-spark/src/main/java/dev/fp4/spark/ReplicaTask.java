@@ -101,7 +101,7 @@ final class ReplicaTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Wor
                 String chosen = checkpoints == null ? "" : checkpoints.latestValid().map(l -> l.path().toString()).orElse("");
                 String path = ctx.allGather(chosen)[0];
                 if (!path.isEmpty()) {
-                    trainer.resume(Checkpoint.read(Path.of(path)));
+                    trainer.resume(Checkpoint.read(Path.of(path)), options.forceResume() && attempt == 0);
                     resumedFrom = trainer.step();
                 }
                 if (rank == 0) {

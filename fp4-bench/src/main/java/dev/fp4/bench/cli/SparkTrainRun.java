@@ -84,7 +84,7 @@ final class SparkTrainRun {
         Path dir = train.checkpointDir != null ? train.checkpointDir : Path.of("runs", "spark-train", recipe);
         Path csv = c.csv != null ? c.csv : Path.of("runs", "spark-train", recipe + ".csv");
         SparkTrainingOptions options = SparkTrainingOptions.workers(c.workers).withGradComm(GradientCodec.of(c.gradComm))
-                .withCheckpoints(dir.toString(), train.keep).withResume(train.resume).withThreads(run.threads == null ? 0 : run.threads)
+                .withCheckpoints(dir.toString(), train.keep).withResume(train.resume).withForceResume(train.forceResume).withThreads(run.threads == null ? 0 : run.threads)
                 .withFrameBytes(c.frameBytes).withPeerTimeout(Duration.ofSeconds(c.peerTimeout));
         long firstStep = 0;
         if (train.resume && Files.isDirectory(dir)) {

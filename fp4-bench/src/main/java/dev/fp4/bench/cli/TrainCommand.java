@@ -50,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
         CheckpointDirectory ckpts = new CheckpointDirectory(dir, train.keep);
         Trainer trainer = new Trainer(models.create(run.preset, train.recipe, run.seed), data.dataset(), cfg, ckpts);
         if (train.resume) {
-            if (!trainer.resumeLatest()) {
+            if (!trainer.resumeLatest(train.forceResume)) {
                 throw new Cli.UsageException("--resume: no valid checkpoint in " + dir, null);
             }
             root.err.println("resumed from step " + trainer.step() + " (" + dir + ")");
@@ -103,7 +103,7 @@ final class TrainCommand implements Callable<Integer> {
     static int exitCode(TrainingResult.Status status) {
         return switch (status) {
             case COMPLETED, INTERRUPTED -> 0;
-            case NON_FINITE, DIVERGED -> Cli.FAILED;
+            case NON_FINITE, DIVERGED, FAILED -> Cli.FAILED;
         };
     }
 

@@ -29,10 +29,17 @@ final class TrainOptions {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in --checkpoint-dir.")
     boolean resume;
 
+    @Option(names = "--force-resume", description = "With --resume: continue a checkpoint whose data, recipe, batch, steps or "
+            + "schedule differ from this run's (each difference is logged as a warning).")
+    boolean forceResume;
+
     /** Checks the ranges, naming the option. */
     void validate(CommandSpec spec) {
         Runs.positive(spec.commandLine(), "--accum", accum);
         Runs.positive(spec.commandLine(), "--keep", keep);
+        if (forceResume && !resume) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--force-resume needs --resume");
+        }
         if (checkpointEvery < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--checkpoint-every must be >= 0, got " + checkpointEvery);
         }

@@ -30,7 +30,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Arithmetic: u, 2u, 2u/δ, v and |v| are computed in FP32 (as the kernel does; the operations by
  * δ ∈ {0.5, 1, 2} are exact), the exponent is the FP32 value {@code 1f/k − 1f}, the power and the
- * division by k are evaluated in double ({@link Math#pow}) and rounded once to FP32, then clipped.
+ * division by k are evaluated in double ({@link StrictMath#pow}) and rounded once to FP32, then clipped.
  * The official kernel runs {@code powf} and an FP32 division (each within 2 ulp) and stores BF16, so
  * results agree with it after rounding to BF16 (the form its check values are published in).
  * This double-then-FP32 result is the definition ({@link #derivative} computes it directly).
@@ -64,7 +64,7 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
 
     /**
      * Half-width, in units of the last place of q's double, of the band around a rounding midpoint
-     * of FP32 in which the fast path defers to {@link Math#pow}. The fast value and the reference
+     * of FP32 in which the fast path defers to {@link StrictMath#pow}. The fast value and the reference
      * double are each within a few 2^-52 of t^e/k (see {@link #approximate}: together at most
      * 5.8·2^-52 relative, i.e. 12 units), so 2^16 units leaves a margin of over 5000; it sends about
      * 2^-12 of all values to the slow path.
@@ -99,7 +99,7 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
 
     // Fast path tables for t = 2^(E−127)·m, m ∈ [1, 2), c_i = 1 + (i + ½)/256 the centre of m's
     // sub-interval i (its top 8 mantissa bits): t^e/k = scale[E] · centrePow[i] · (1 + r)^e with
-    // r = (m − c_i)/c_i, |r| < 2^-9. Built once with Math.pow (≤ 1 ulp each).
+    // r = (m − c_i)/c_i, |r| < 2^-9. Built once with StrictMath.pow (≤ 1 ulp each).
     private final double[] scale = new double[256];          // 2^((E−127)·e)/k; NaN for E = 0 (0, subnormal) and 255 (∞, NaN)
     private final double[] centrePow = new double[1 << INDEX_BITS]; // c_i^e
     private final double[] centreInv = new double[1 << INDEX_BITS]; // 1/c_i
@@ -133,13 +133,13 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         this.exponent = 1f / k - 1f; // FP32, as the kernel's 1.0f / k - 1.0f
         double e = exponent;
         for (int b = 1; b < 255; b++) {
-            scale[b] = Math.pow(2.0, (b - 127) * e) / k; // (b − 127)·e is exact: 8 × 24 significant bits
+            scale[b] = StrictMath.pow(2.0, (b - 127) * e) / k; // (b − 127)·e is exact: 8 × 24 significant bits
         }
         scale[0] = Double.NaN;
         scale[255] = Double.NaN;
         for (int i = 0; i < centrePow.length; i++) {
             double c = 1.0 + (i + 0.5) / centrePow.length; // exact
-            centrePow[i] = Math.pow(c, e);
+            centrePow[i] = StrictMath.pow(c, e);
             centreInv[i] = 1.0 / c;
         }
         a1 = e;
@@ -189,7 +189,7 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         float delta = DELTA[i];
         float u = x - LEFT[i];
         float t = Math.abs(2f * u / delta - 1f);
-        float d = (float) (Math.pow(t, exponent) / k); // t = 0 → +∞ → clip
+        float d = (float) (StrictMath.pow(t, exponent) / k); // t = 0 → +∞ → clip
         return Math.min(d, clip);
     }
 
@@ -283,11 +283,11 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
     }
 
     /**
-     * min((float) (t^e / k), clip) with t^e/k as {@link Math#pow}{@code (t, e) / k} in double, for
+     * min((float) (t^e / k), clip) with t^e/k as {@link StrictMath#pow}{@code (t, e) / k} in double, for
      * t = |v| ≥ 0 (the last step of {@link #derivative}), bit for bit, mostly without {@code pow}.
      *
      * <p>Ziv's exact-rounding test: q = {@link #approximate}(t) and the reference double
-     * {@code Math.pow(t, e) / k} both lie within 5.8·2^-52 (relative) of the real t^e/k. Rounding to
+     * {@code StrictMath.pow(t, e) / k} both lie within 5.8·2^-52 (relative) of the real t^e/k. Rounding to
      * FP32 is monotone and changes only at the midpoints between adjacent floats, so when q is at
      * least {@link #GUARD} units of its last place away from every midpoint (and in FP32's normal
      * range, where the midpoints are the doubles whose 29 low mantissa bits are 0x1000_0000, including
@@ -307,14 +307,14 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         if (Float.isNaN(t)) {
             return 0f; // no interval (x > 6 or NaN); see DgeKernels
         }
-        return Math.min((float) (Math.pow(t, exponent) / k), clip);
+        return Math.min((float) (StrictMath.pow(t, exponent) / k), clip);
     }
 
     /**
      * t^e/k in double for a normal t (NaN for t = 0, subnormal, ∞ or NaN), within 4.3·2^-52 relative
      * of the real value: with t = 2^(E−127)·m, c the centre of m's sub-interval and r = (m − c)/c,
      * t^e/k = [2^((E−127)e)/k] · c^e · (1 + r)^e. The two table entries carry at most 1.5 and 1 ulp
-     * ({@link Math#pow} and the division by k), the degree-5 binomial series truncates below
+     * ({@link StrictMath#pow} and the division by k), the degree-5 binomial series truncates below
      * |a6|·r^6 ≤ 2^-54 (|r| &lt; 2^-9, |a_n| ≤ 1 for −1 ≤ e ≤ 0), its last addition 1 + s rounds by
      * half an ulp (s, evaluated by Estrin's scheme with fused multiply-adds for a short dependency
      * chain, is below 2^-9 and its roundings below 2^-61), r carries 2^-52 relative (harmless: below
@@ -374,7 +374,7 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         }
         double delta = DELTA[i];
         double v = 2.0 * (x - LEFT[i]) / delta - 1.0;
-        return LEFT[i] + delta * (1.0 + Math.signum(v) * Math.pow(Math.abs(v), exponent + 1.0)) / 2.0;
+        return LEFT[i] + delta * (1.0 + Math.signum(v) * StrictMath.pow(Math.abs(v), exponent + 1.0)) / 2.0;
     }
 
     @Override

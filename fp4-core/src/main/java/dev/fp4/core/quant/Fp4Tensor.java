@@ -369,11 +369,11 @@ public final class Fp4Tensor {
         }
     }
 
-    private static IllegalArgumentException nonFinite(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {
+    private static NonFiniteValueException nonFinite(float[] x, int off, int rows, int cols, Fp4Scheme scheme) {
         for (int r = 0; r < rows; r++) {
             int c = QuantKernels.firstNonFinite(x, off + r * cols, cols);
             if (c >= 0) {
-                return new IllegalArgumentException("non-finite value " + x[off + r * cols + c] + " at (row " + r
+                return new NonFiniteValueException("non-finite value " + x[off + r * cols + c] + " at (row " + r
                         + ", col " + c + ") of a [" + rows + ", " + cols + "] matrix: " + scheme.name()
                         + " accepts only finite input (E2M1 has no NaN or infinity)");
             }

@@ -42,7 +42,7 @@ public final class Fp8Quantizer {
         float amax = QuantKernels.absMax(x, off, len);
         if (!(amax < Float.POSITIVE_INFINITY)) {
             int i = QuantKernels.firstNonFinite(x, off, len);
-            throw new IllegalArgumentException("non-finite value " + x[off + i] + " at index " + i
+            throw new NonFiniteValueException("non-finite value " + x[off + i] + " at index " + i
                     + ": FP8 fake quantization accepts only finite input");
         }
         int e = scaleExponent(amax, format);
@@ -71,7 +71,7 @@ public final class Fp8Quantizer {
             float amax = QuantKernels.absMax(x, off + r * cols, cols);
             if (!(amax < Float.POSITIVE_INFINITY)) {
                 int c = QuantKernels.firstNonFinite(x, off + r * cols, cols);
-                throw new IllegalArgumentException("non-finite value " + x[off + r * cols + c] + " at (row " + r
+                throw new NonFiniteValueException("non-finite value " + x[off + r * cols + c] + " at (row " + r
                         + ", col " + c + "): FP8 fake quantization accepts only finite input");
             }
             scales[scalesOff + r] = amax;

@@ -39,7 +39,7 @@ public interface GradientEstimator {
         checkRange(out, outOff, len, "out");
         for (int i = 0; i < len; i++) {
             if (!Float.isFinite(scaledWeights[wOff + i])) {
-                throw new IllegalArgumentException("scaled weight " + i + " (array index " + (wOff + i)
+                throw new NonFiniteValueException("scaled weight " + i + " (array index " + (wOff + i)
                         + ") is " + scaledWeights[wOff + i] + "; the estimator needs finite values");
             }
         }
@@ -142,14 +142,14 @@ public interface GradientEstimator {
 
     private static void checkScale(float sf, String name, int index) {
         if (!Float.isFinite(sf)) {
-            throw new IllegalArgumentException(name + "[" + index + "] is " + sf + "; scales must be finite");
+            throw new NonFiniteValueException(name + "[" + index + "] is " + sf + "; scales must be finite");
         }
     }
 
     private static void checkScaled(float scaled, float w, float sf, int i, int len, int cols) {
         if (!Float.isFinite(scaled)) {
             String where = cols == 1 ? "element " + i : "element [" + (i / cols) + ", " + (i % cols) + "]";
-            throw new IllegalArgumentException("scaled weight at " + where + " = " + w + " * " + sf + " is "
+            throw new NonFiniteValueException("scaled weight at " + where + " = " + w + " * " + sf + " is "
                     + scaled + "; the estimator needs finite values (of " + len + ")");
         }
     }

@@ -406,7 +406,7 @@ public final class OutlierClamp {
         }
         if (bad >= 0) {
             int rel = bad - off;
-            throw new IllegalArgumentException("non-finite input " + x[bad] + " at [" + rel / cols + ", "
+            throw new NonFiniteValueException("non-finite input " + x[bad] + " at [" + rel / cols + ", "
                     + rel % cols + "] (array index " + bad + "); outlier clamping needs finite values");
         }
     }

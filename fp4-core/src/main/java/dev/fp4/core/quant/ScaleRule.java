@@ -119,7 +119,7 @@ public enum ScaleRule {
             throw new IllegalArgumentException("amax must be >= 0, got " + amax);
         }
         if (!(amax < Float.POSITIVE_INFINITY) && !nanForNonFinite()) {
-            throw new IllegalArgumentException(this + " scale needs a finite amax, got " + amax);
+            throw new NonFiniteValueException(this + " scale needs a finite amax, got " + amax);
         }
     }
 
@@ -207,13 +207,14 @@ public enum ScaleRule {
         if (Math.scalb(y, -e) == 1f) {
             return e;
         }
-        return Math.log(y) / Math.log(2.0);
+        return StrictMath.log(y) / StrictMath.log(2.0);
     }
 
     /** NVFP4 S_enc = 448·6/amax_tensor, 1 when amax_tensor = 0, capped at Float.MAX_VALUE. */
     public static float nvfp4EncodeScale(float amaxTensor) {
         if (!(amaxTensor >= 0f) || amaxTensor == Float.POSITIVE_INFINITY) {
-            throw new IllegalArgumentException("NVFP4 needs a finite tensor amax >= 0, got " + amaxTensor);
+            throw amaxTensor < 0f ? new IllegalArgumentException("NVFP4 needs a finite tensor amax >= 0, got " + amaxTensor)
+                    : new NonFiniteValueException("NVFP4 needs a finite tensor amax >= 0, got " + amaxTensor);
         }
         return amaxTensor == 0f ? 1f : Math.min(2688f / amaxTensor, Float.MAX_VALUE);
     }
@@ -221,7 +222,8 @@ public enum ScaleRule {
     /** NVFP4 block scale s_b = E4M3_RNE(min(amax_b·S_enc/6, 448)); 1 when amax_b = 0. */
     public static float nvfp4BlockScale(float amaxBlock, float sEnc) {
         if (!(amaxBlock >= 0f) || amaxBlock == Float.POSITIVE_INFINITY) {
-            throw new IllegalArgumentException("NVFP4 needs a finite block amax >= 0, got " + amaxBlock);
+            throw amaxBlock < 0f ? new IllegalArgumentException("NVFP4 needs a finite block amax >= 0, got " + amaxBlock)
+                    : new NonFiniteValueException("NVFP4 needs a finite block amax >= 0, got " + amaxBlock);
         }
         if (amaxBlock == 0f) {
             return 1f;

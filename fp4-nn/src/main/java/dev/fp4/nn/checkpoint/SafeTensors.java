@@ -87,24 +87,85 @@ public final class SafeTensors {
         if (meta.containsKey(DATA_CRC_KEY) || meta.containsKey(HEADER_CRC_KEY)) {
             throw new IllegalArgumentException("metadata keys " + DATA_CRC_KEY + " and " + HEADER_CRC_KEY + " are reserved");
         }
-        CRC32C crc = new CRC32C();
+        List<Map.Entry<String, Object>> index = new ArrayList<>();
+        long at = 0;
         for (var e : tensors.entrySet()) {
             if (e.getKey().isEmpty() || e.getKey().equals(METADATA)) {
                 throw new IllegalArgumentException("invalid tensor name \"" + e.getKey() + "\"");
             }
-            crc.update(e.getValue().rawBytes());
-        }
-        List<Map.Entry<String, Object>> index = new ArrayList<>();
-        long at = 0;
-        for (var e : tensors.entrySet()) {
             TensorData t = e.getValue();
             index.add(indexEntry(e.getKey(), t.dtype(), t.shape(), at, at + t.byteSize()));
             at += t.byteSize();
         }
-        String headerCrc = hex(headerCrc(meta, index));
-        meta.put(DATA_CRC_KEY, hex(crc.getValue()));
-        meta.put(HEADER_CRC_KEY, headerCrc);
+        meta.put(HEADER_CRC_KEY, hex(headerCrc(meta, index)));
+        // The data checksum is known only once the data is written: the header goes out with a
+        // placeholder of the same width, and is written again over it at the end.
+        meta.put(DATA_CRC_KEY, hex(0));
+        byte[] head = header(meta, tensors);
 
+        atomically(file, hook, ch -> {
+            hook.before(WriteStage.WRITE_HEADER);
+            writeFully(ch, ByteBuffer.wrap(head));
+            CRC32C crc = new CRC32C();
+            ByteBuffer buf = ByteBuffer.allocateDirect(TensorData.CHUNK);
+            for (TensorData t : tensors.values()) {
+                hook.before(WriteStage.WRITE_TENSOR);
+                for (long off = 0; off < t.byteSize(); off += buf.capacity()) {
+                    buf.clear().limit((int) Math.min(buf.capacity(), t.byteSize() - off));
+                    t.copyBytes(off, buf);
+                    buf.flip();
+                    crc.update(buf.duplicate());
+                    writeFully(ch, buf);
+                }
+            }
+            meta.put(DATA_CRC_KEY, hex(crc.getValue()));
+            byte[] done = header(meta, tensors);
+            if (done.length != head.length) {
+                throw new IllegalStateException("header changed length: " + head.length + " -> " + done.length);
+            }
+            writeFully(ch, ByteBuffer.wrap(done), 0);
+        });
+    }
+
+    /** What {@link #atomically} writes into the temporary file. */
+    private interface Body {
+        void writeTo(FileChannel ch) throws IOException;
+    }
+
+    /**
+     * The atomic write: {@code body} fills a new temporary file beside {@code file}, which is forced
+     * to the device and moved over {@code file} with {@code ATOMIC_MOVE}; the directory is forced
+     * last. A failure at any stage deletes the temporary file and leaves {@code file} as it was.
+     */
+    private static void atomically(Path file, WriteHook hook, Body body) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + TEMP_SUFFIX);
+        boolean moved = false;
+        try {
+            hook.before(WriteStage.CREATE_TEMP);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                body.writeTo(ch);
+                hook.before(WriteStage.FSYNC_FILE);
+                ch.force(true);
+            }
+            hook.before(WriteStage.RENAME);
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new IOException("cannot write " + file + " atomically: the file system does not support atomic moves", e);
+            }
+            moved = true;
+            hook.before(WriteStage.FSYNC_DIRECTORY);
+            syncDirectory(dir);
+        } finally {
+            if (!moved) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    /** u64 length | JSON header padded with spaces to a multiple of 8 bytes. */
+    private static byte[] header(Map<String, String> meta, Map<String, TensorData> tensors) {
         Map<String, Object> header = new LinkedHashMap<>();
         header.put(METADATA, meta);
         long offset = 0;
@@ -131,36 +192,22 @@ public final class SafeTensors {
         for (int i = 8 + h.length; i < head.length; i++) {
             head[i] = ' ';
         }
+        return head;
+    }
 
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + TEMP_SUFFIX);
-        boolean moved = false;
-        try {
-            hook.before(WriteStage.CREATE_TEMP);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                hook.before(WriteStage.WRITE_HEADER);
-                writeFully(ch, ByteBuffer.wrap(head));
-                for (TensorData t : tensors.values()) {
-                    hook.before(WriteStage.WRITE_TENSOR);
-                    writeFully(ch, ByteBuffer.wrap(t.rawBytes()));
-                }
-                hook.before(WriteStage.FSYNC_FILE);
-                ch.force(true);
-            }
-            hook.before(WriteStage.RENAME);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot write " + file + " atomically: the file system does not support atomic moves", e);
-            }
-            moved = true;
-            hook.before(WriteStage.FSYNC_DIRECTORY);
-            syncDirectory(dir);
-        } finally {
-            if (!moved) {
-                Files.deleteIfExists(tmp);
-            }
+    private static void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+        long p = position;
+        while (b.hasRemaining()) {
+            p += ch.write(b, p);
         }
+    }
+
+    /** Writes {@code bytes} to {@code file} atomically (see {@link #atomically}). */
+    static void writeAtomically(Path file, byte[] bytes, WriteHook hook) throws IOException {
+        atomically(file, hook, ch -> {
+            hook.before(WriteStage.WRITE_HEADER);
+            writeFully(ch, ByteBuffer.wrap(bytes));
+        });
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
@@ -219,6 +266,18 @@ public final class SafeTensors {
      * @throws CheckpointFormatException  when its content is invalid (see the class comment)
      */
     public static SafeTensorsFile read(Path file) throws IOException {
+        return read(file, true);
+    }
+
+    /**
+     * As {@link #read(Path)}, checking the header (and its checksum) but not reading the data
+     * section: for a quick look at a file's metadata and tensor index.
+     */
+    public static SafeTensorsFile readHeader(Path file) throws IOException {
+        return read(file, false);
+    }
+
+    private static SafeTensorsFile read(Path file, boolean verifyData) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
@@ -312,36 +371,35 @@ public final class SafeTensors {
                 throw new CheckpointFormatException(file, "data section has " + dataLen + " bytes but the tensors cover "
                         + expected + (dataLen < expected ? " (truncated)" : " (trailing bytes)"));
             }
-            if (dataLen > Integer.MAX_VALUE - 8) {
-                throw new CheckpointFormatException(file, "data section of " + dataLen + " bytes is larger than supported (2 GiB)");
-            }
-            ByteBuffer data = ByteBuffer.allocate((int) dataLen);
-            readFully(ch, data, 8 + n, file);
-            byte[] all = data.array();
+            long dataStart = 8 + n;
             Map<String, TensorData> tensors = new LinkedHashMap<>();
             for (Entry en : entries) {
-                byte[] b = java.util.Arrays.copyOfRange(all, (int) en.begin(), (int) en.end());
-                tensors.put(en.name(), TensorData.wrap(en.dtype(), en.shape(), b));
+                tensors.put(en.name(), TensorData.inFile(en.dtype(), en.shape(), file, dataStart + en.begin(), en.end() - en.begin()));
             }
             List<Map.Entry<String, Object>> index = new ArrayList<>();
             for (Entry en : entries) {
                 index.add(indexEntry(en.name(), en.dtype(), en.shape(), en.begin(), en.end()));
             }
-            verify(file, meta, index, all);
+            verify(file, meta, index, verifyData ? ch : null, dataStart, dataLen);
             return new SafeTensorsFile(Collections.unmodifiableMap(tensors), meta);
         }
     }
 
-    private static void verify(Path file, Map<String, String> meta, List<Map.Entry<String, Object>> index, byte[] data)
-            throws CheckpointFormatException {
+    private static void verify(Path file, Map<String, String> meta, List<Map.Entry<String, Object>> index, FileChannel ch,
+                               long dataStart, long dataLen) throws IOException {
         String dataCrc = meta.get(DATA_CRC_KEY);
         if ((dataCrc == null) != (meta.get(HEADER_CRC_KEY) == null)) {
             throw new CheckpointFormatException(file, "checksum entry missing: the metadata has only one of "
                     + DATA_CRC_KEY + " and " + HEADER_CRC_KEY);
         }
-        if (dataCrc != null) {
+        if (dataCrc != null && ch != null) {
             CRC32C c = new CRC32C();
-            c.update(data);
+            ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(TensorData.CHUNK, Math.max(dataLen, 1)));
+            for (long at = 0; at < dataLen; at += buf.capacity()) {
+                buf.clear().limit((int) Math.min(buf.capacity(), dataLen - at));
+                readFully(ch, buf, dataStart + at, file);
+                c.update(buf.flip());
+            }
             if (!dataCrc.equals(hex(c.getValue()))) {
                 throw new CheckpointFormatException(file, "checksum mismatch in the data section: stored " + DATA_CRC_KEY + " "
                         + dataCrc + ", computed " + hex(c.getValue()));

@@ -127,7 +127,7 @@ public final class MarkovCorpus {
             double[] p = new double[k];
             double sum = 0;
             for (int j = 0; j < k; j++) {
-                p[j] = -Math.log(1 - rnd.nextDouble());      // Exp(1): normalised → Dirichlet(1,…,1)
+                p[j] = -StrictMath.log(1 - rnd.nextDouble());      // Exp(1): normalised → Dirichlet(1,…,1)
                 sum += p[j];
             }
             for (int j = 0; j < k; j++) {
@@ -311,7 +311,7 @@ public final class MarkovCorpus {
         for (int i = 0; i < words.length; i++) {
             double hi = 0;
             for (double p : prob[i]) {
-                hi -= p * Math.log(p);
+                hi -= p * StrictMath.log(p);
             }
             h += stationary[i] * hi;
         }

@@ -138,8 +138,8 @@ public final class AdamW {
         float b2 = (float) settings.beta2();
         float omb1 = (float) (1 - settings.beta1());
         float omb2 = (float) (1 - settings.beta2());
-        float stepSize = (float) (lr / (1 - Math.pow(settings.beta1(), t)));
-        float sqrtBc2 = (float) Math.sqrt(1 - Math.pow(settings.beta2(), t));
+        float stepSize = (float) (lr / (1 - StrictMath.pow(settings.beta1(), t)));
+        float sqrtBc2 = (float) Math.sqrt(1 - StrictMath.pow(settings.beta2(), t));
         float eps = (float) settings.eps();
         float decay = (float) (1 - lr * settings.weightDecay());
         for (int i = 0; i < m.length; i++) {
@@ -173,12 +173,25 @@ public final class AdamW {
      * for bit.
      */
     public Map<String, TensorData> state() {
+        return state(false);
+    }
+
+    /**
+     * As {@link #state()}, but the moment tensors are views of the optimizer's live buffers, not
+     * copies: for writing a checkpoint at once without a second copy of the state in memory. The
+     * views change with the next {@link #step}.
+     */
+    public Map<String, TensorData> stateView() {
+        return state(true);
+    }
+
+    private Map<String, TensorData> state(boolean view) {
         Map<String, TensorData> out = new LinkedHashMap<>();
         out.put(STEP_KEY, TensorData.ofLong(t));
         for (int i = 0; i < m.length; i++) {
             Parameter p = params.get(i);
-            m[i].exportTo(out, "m." + p.name(), p.shape());
-            v[i].exportTo(out, "v." + p.name(), p.shape());
+            m[i].exportTo(out, "m." + p.name(), p.shape(), view);
+            v[i].exportTo(out, "v." + p.name(), p.shape(), view);
         }
         return out;
     }

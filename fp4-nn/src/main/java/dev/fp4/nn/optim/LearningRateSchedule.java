@@ -54,7 +54,7 @@ public interface LearningRateSchedule {
             if (totalSteps - 1 == warmupSteps) {
                 p = 0;
             }
-            return floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * p));
+            return floor + (peak - floor) * 0.5 * (1 + StrictMath.cos(Math.PI * p));
         };
     }
 

@@ -31,8 +31,11 @@ abstract sealed class MomentBuffer {
     /** Rounds src[0, n) (all finite) into storage. */
     abstract void encode(float[] src);
 
-    /** Adds this moment's tensors under {@code prefix} (shape = the parameter's). */
-    abstract void exportTo(Map<String, TensorData> out, String prefix, int[] shape);
+    /**
+     * Adds this moment's tensors under {@code prefix} (shape = the parameter's): copies, or views of
+     * the live arrays when {@code view}.
+     */
+    abstract void exportTo(Map<String, TensorData> out, String prefix, int[] shape, boolean view);
 
     /** Restores from tensors written by {@link #exportTo}; throws naming the first missing or mismatched tensor. */
     abstract void importFrom(Map<String, TensorData> in, String prefix);
@@ -76,8 +79,8 @@ abstract sealed class MomentBuffer {
         }
 
         @Override
-        void exportTo(Map<String, TensorData> out, String prefix, int[] shape) {
-            out.put(prefix, TensorData.ofFloats(v, shape));
+        void exportTo(Map<String, TensorData> out, String prefix, int[] shape, boolean view) {
+            out.put(prefix, view ? TensorData.viewOfFloats(v, 0, shape) : TensorData.ofFloats(v, shape));
         }
 
         @Override
@@ -109,8 +112,8 @@ abstract sealed class MomentBuffer {
         }
 
         @Override
-        void exportTo(Map<String, TensorData> out, String prefix, int[] shape) {
-            out.put(prefix, TensorData.ofShortBits(DType.BF16, bits, shape));
+        void exportTo(Map<String, TensorData> out, String prefix, int[] shape, boolean view) {
+            out.put(prefix, view ? TensorData.viewOfShortBits(DType.BF16, bits, shape) : TensorData.ofShortBits(DType.BF16, bits, shape));
         }
 
         @Override
@@ -166,8 +169,8 @@ abstract sealed class MomentBuffer {
         }
 
         @Override
-        void exportTo(Map<String, TensorData> out, String prefix, int[] shape) {
-            out.put(prefix, TensorData.ofShortBits(DType.F16, bits, shape));
+        void exportTo(Map<String, TensorData> out, String prefix, int[] shape, boolean view) {
+            out.put(prefix, view ? TensorData.viewOfShortBits(DType.F16, bits, shape) : TensorData.ofShortBits(DType.F16, bits, shape));
             exportScale(out, prefix);
         }
 
@@ -203,8 +206,8 @@ abstract sealed class MomentBuffer {
         }
 
         @Override
-        void exportTo(Map<String, TensorData> out, String prefix, int[] shape) {
-            out.put(prefix, TensorData.ofBytes(codes, shape));
+        void exportTo(Map<String, TensorData> out, String prefix, int[] shape, boolean view) {
+            out.put(prefix, view ? TensorData.viewOfBytes(codes, shape) : TensorData.ofBytes(codes, shape));
             exportScale(out, prefix);
         }
 

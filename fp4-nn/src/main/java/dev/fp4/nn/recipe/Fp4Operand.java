@@ -92,9 +92,29 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
                     float divisor = tensor.scale(r, c0) * t;
                     int c1 = Math.min(cols, c0 + bc);
                     for (int c = c0; c < c1; c++) {
-                        dst[dstOff + base + c] = src[srcOff + base + c] / divisor;
+                        // a zero-scale block saw no rounding (see straightThroughOnZeroScale): 0, never ±∞ or NaN
+                        dst[dstOff + base + c] = divisor == 0f ? 0f : src[srcOff + base + c] / divisor;
                     }
                 }
+            }
+        }
+
+        @Override
+        public void straightThroughOnZeroScale(float[] deriv, int off, int len) {
+            if (tensor == null) {
+                throw new IllegalStateException("straightThroughOnZeroScale() before quantize()");
+            }
+            int cols = tensor.cols();
+            int bc = scheme.blockCols() == 0 ? cols : scheme.blockCols();
+            int end = off + len;
+            for (int i = off; i < end; ) {
+                int r = i / cols;
+                int c = i % cols;
+                int blockEnd = Math.min(end, r * cols + Math.min(cols, (c / bc + 1) * bc));
+                if (tensor.scale(r, c) == 0f) {
+                    java.util.Arrays.fill(deriv, i, blockEnd, 1f);
+                }
+                i = blockEnd;
             }
         }
     }

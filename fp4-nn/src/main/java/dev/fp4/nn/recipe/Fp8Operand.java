@@ -141,7 +141,7 @@ final class Fp8Operand implements OperandFormat {
             }
             if (!(amax < Float.POSITIVE_INFINITY)) {
                 int i = QuantKernels.firstNonFinite(src, srcOff, n);
-                throw new IllegalArgumentException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
+                throw new dev.fp4.core.quant.NonFiniteValueException("non-finite value " + src[srcOff + i] + " at (row " + i / cols
                         + ", col " + i % cols + ") of a [" + rows + ", " + cols + "] matrix: " + name
                         + " accepts only finite input");
             }

@@ -26,4 +26,15 @@ public interface Quantizer {
     default void scaledValues(float[] src, int srcOff, float[] dst, int dstOff) {
         throw new UnsupportedOperationException("this format has no E2M1 elements to estimate gradients for");
     }
+
+    /**
+     * Sets {@code deriv[i] = 1} for the elements i of [off, off + len) (flat row-major over the last
+     * quantized operand) whose block scale is 0. Such a block dequantizes to 0 whatever its values
+     * (NVFP4 rounds a block amax below the E4M3 range to a scale of 0; Transformer Engine's
+     * reference stores and dequantizes it the same way), so a gradient estimator has no rounding
+     * to model there and passes the straight-through estimator's derivative, 1, instead of a value
+     * computed from a division by zero. Formats whose scales cannot be 0 do nothing.
+     */
+    default void straightThroughOnZeroScale(float[] deriv, int off, int len) {
+    }
 }

@@ -56,6 +56,11 @@ public final class LlamaTrainable implements TrainableModel {
     }
 
     @Override
+    public void setRoundingSeed(long seed) {
+        model.setRoundingSeed(seed);
+    }
+
+    @Override
     public void setMicroBatch(int index) {
         model.setMicroBatch(index);
     }

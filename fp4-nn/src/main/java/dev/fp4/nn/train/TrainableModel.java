@@ -49,6 +49,13 @@ public interface TrainableModel {
     default void setMicroBatch(int index) {
     }
 
+    /**
+     * Sets the seed of stochastic rounding (the {@link Trainer} derives it from the training seed,
+     * {@link Trainer#roundingSeed}). The default ignores it.
+     */
+    default void setRoundingSeed(long seed) {
+    }
+
     /** Mean cross-entropy of a batch without keeping state. */
     float evaluate(int[] tokens, int[] targets, int batch, int seq);
 

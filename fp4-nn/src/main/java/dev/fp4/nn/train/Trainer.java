@@ -73,6 +73,8 @@ public final class Trainer {
     private volatile boolean stopRequested;
     private long step;
     private Path lastCheckpoint;
+    private String runId;
+    private boolean staleRemoved;
 
     /**
      * @param checkpoints where to write checkpoints, or null for none
@@ -111,6 +113,8 @@ public final class Trainer {
         this.schedule = LearningRateSchedule.warmupCosine(config.peakLr(), config.warmupSteps(), config.steps(), config.floorFraction());
         this.trainSampler = data.sampler(Split.TRAIN, config.batch(), config.seq(), config.seed());
         this.evalSampler = data.sampler(Split.VALIDATION, config.batch(), config.seq(), config.seed() ^ EVAL_SEED_SALT);
+        model.setRoundingSeed(roundingSeed(config.seed()));
+        this.runId = newRunId();
     }
 
     /** Steps completed so far. */
@@ -128,31 +132,66 @@ public final class Trainer {
         stopRequested = true;
     }
 
-    /** The checkpoint of the current state. */
+    /** The checkpoint of the current state: views of the live parameters and optimizer state, to write before the next step. */
     public Checkpoint checkpoint() {
         Map<String, String> cfg = new LinkedHashMap<>(model.config());
         cfg.putAll(config.asMap());
         return Checkpoint.capture(step, config.seed(), Map.of("train", trainSampler.position()), model.recipeName(), cfg, params,
-                optimizer.state(), Map.of("data", data.name()));
+                optimizer.stateView(), Map.of("data", data.name(), "data_size", Integer.toString(data.size()), Checkpoint.RUN_ID, runId));
     }
 
     /**
-     * Restores a checkpoint written by a run of the same model configuration, recipe, batch shape,
-     * moment precision and seed.
+     * Restores a checkpoint written by this same run: the same model configuration, recipe, data
+     * (name and size), batch shape, accumulation, moment precision, seed, steps and learning-rate
+     * schedule. This run then continues that run's id.
      *
-     * @throws IllegalArgumentException naming the first mismatch
+     * @throws IllegalArgumentException naming the first field that differs (the checkpoint's value
+     *                                  and this run's)
      */
     public void resume(Checkpoint c) {
+        resume(c, false);
+    }
+
+    /**
+     * As {@link #resume(Checkpoint)}; with {@code force}, a checkpoint of a different run is
+     * accepted as long as it can be loaded at all (same model configuration and moment precision):
+     * other differences (data, recipe, batch, steps, schedule, seed) are logged as warnings. For
+     * the deliberate case: fine-tuning on other data, a changed schedule.
+     */
+    public void resume(Checkpoint c, boolean force) {
+        List<String> differences = new ArrayList<>();
         if (!c.recipe().equals(model.recipeName())) {
-            throw new IllegalArgumentException("checkpoint was written with recipe " + c.recipe() + ", this run uses " + model.recipeName());
+            differences.add("recipe = " + c.recipe() + ", this run uses " + model.recipeName());
         }
-        Map<String, String> need = new LinkedHashMap<>(model.config());
-        need.putAll(config.resumeKey());
-        for (var e : need.entrySet()) {
+        Map<String, String> strict = new LinkedHashMap<>(model.config());
+        strict.put("train.moments", config.moments().name());
+        Map<String, String> run = new LinkedHashMap<>(config.asMap());
+        run.remove("train.moments");
+        for (var e : strict.entrySet()) {
             String have = c.config().get(e.getKey());
             if (!e.getValue().equals(have)) {
                 throw new IllegalArgumentException("checkpoint " + e.getKey() + " = " + have + ", this run has " + e.getValue());
             }
+        }
+        for (var e : run.entrySet()) {
+            String have = c.config().get(e.getKey());
+            if (have != null && !e.getValue().equals(have)) {
+                differences.add(e.getKey() + " = " + have + ", this run has " + e.getValue());
+            }
+        }
+        String dataName = c.extra().get("data");
+        if (dataName != null && !dataName.equals(data.name())) {
+            differences.add("data = " + dataName + ", this run trains on " + data.name());
+        }
+        String dataSize = c.extra().get("data_size");
+        if (dataSize != null && !dataSize.equals(Integer.toString(data.size()))) {
+            differences.add("data_size = " + dataSize + " bytes, this run's data has " + data.size());
+        }
+        if (!differences.isEmpty()) {
+            if (!force) {
+                throw new IllegalArgumentException("checkpoint " + differences.get(0) + " (pass --force-resume to continue it anyway)");
+            }
+            differences.forEach(d -> LOG.warn("resuming a different run (forced): checkpoint {}", d));
         }
         Long pos = c.rngPositions().get("train");
         if (pos == null) {
@@ -165,21 +204,38 @@ public final class Trainer {
         optimizer.loadState(c.optimizerState());
         trainSampler.seek(pos);
         step = c.step();
-        LOG.info("resumed from step {} ({} recipe)", step, c.recipe());
+        if (c.runId() != null) {
+            runId = c.runId();
+        }
+        LOG.info("resumed from step {} ({} recipe, run {})", step, c.recipe(), runId);
     }
 
     /** Resumes from the newest valid checkpoint of the directory; false when there is none. */
     public boolean resumeLatest() throws IOException {
+        return resumeLatest(false);
+    }
+
+    /**
+     * As {@link #resumeLatest()}, forcing as {@link #resume(Checkpoint, boolean)} does. Leftovers of
+     * an interrupted write are removed first.
+     */
+    public boolean resumeLatest(boolean force) throws IOException {
         if (checkpoints == null) {
             return false;
         }
+        checkpoints.removeStale();
         var latest = checkpoints.latestValid();
         if (latest.isEmpty()) {
             return false;
         }
-        resume(latest.get().checkpoint());
+        resume(latest.get().checkpoint(), force);
         lastCheckpoint = latest.get().path();
         return true;
+    }
+
+    /** The id of this run, written into its checkpoints (a resumed run continues the checkpoint's). */
+    public String runId() {
+        return runId;
     }
 
     /**
@@ -217,6 +273,10 @@ public final class Trainer {
             return null;
         }
         try {
+            if (!staleRemoved) {
+                checkpoints.removeStale();
+                staleRemoved = true;
+            }
             Path p = checkpoints.save(checkpoint());
             lastCheckpoint = p;
             listener.onCheckpoint(step, p);
@@ -246,7 +306,12 @@ public final class Trainer {
             long ts = System.nanoTime();
             model.setStep(step, config.steps());
             long base = trainSampler.position();
-            String modelReport = localGradients(base, local);
+            String modelReport;
+            try {
+                modelReport = localGradients(base, local);
+            } catch (RuntimeException e) {
+                return failed(records, e, t0, tokens);
+            }
             long tc = System.nanoTime();
             group.awaitReductions(params);
             long tw = System.nanoTime();
@@ -308,7 +373,11 @@ public final class Trainer {
             tokens += config.tokensPerStep();
             double val = Double.NaN;
             if (step % config.evalInterval() == 0 || step == config.steps()) {
-                val = evaluate();
+                try {
+                    val = evaluate();
+                } catch (RuntimeException e) {
+                    return failed(records, e, t0, tokens);
+                }
                 if (!Double.isFinite(val)) {
                     // the state after this update is not checkpointed: the last checkpoint stays the last good one
                     return stop(records, TrainingResult.Status.NON_FINITE, String.format(java.util.Locale.ROOT,
@@ -403,11 +472,59 @@ public final class Trainer {
         }
     }
 
+    /**
+     * A model call failed for a non-numerical reason: the run stops as FAILED with the exception's
+     * type and message. In a group the replicas cannot agree on one replica's failure, so the
+     * exception propagates there (the task fails, and the cluster reports it).
+     */
+    private TrainingResult failed(List<StepRecord> records, RuntimeException e, long t0, long tokens) {
+        if (group.size() > 1) {
+            throw e;
+        }
+        LOG.error("step {} failed", step + 1, e);
+        return stop(records, TrainingResult.Status.FAILED, String.format(java.util.Locale.ROOT,
+                "stopped at step %d: the model failed (%s recipe): %s: %s", step + 1, model.recipeName(),
+                e.getClass().getSimpleName(), e.getMessage()), t0, tokens);
+    }
+
     private TrainingResult stop(List<StepRecord> records, TrainingResult.Status status, String why, long t0, long tokens) {
         String msg = why + (lastCheckpoint != null ? "; the last good checkpoint is " + lastCheckpoint
                 : checkpoints != null ? "; no checkpoint had been written yet" : "");
         LOG.error(msg);
         return new TrainingResult(List.copyOf(records), step, status, msg, lastCheckpoint, (System.nanoTime() - t0) / 1e9, tokens);
+    }
+
+    /**
+     * The run's id: 16 hex digits of the SHA-256 of what defines the run (model configuration,
+     * recipe, training configuration, data name and size). Training is deterministic, so two runs
+     * with the same id are the same run; runs that differ in any of these never share a checkpoint
+     * directory.
+     */
+    private String newRunId() {
+        Map<String, String> what = new java.util.TreeMap<>(model.config());
+        what.putAll(config.asMap());
+        what.put("recipe", model.recipeName());
+        what.put("data", data.name());
+        what.put("data_size", Integer.toString(data.size()));
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(what.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(h, 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
+    }
+
+    /**
+     * The stochastic-rounding seed of a run with training seed {@code seed}: SplitMix64's finaliser
+     * of seed ⊕ 0x5EED_F0_4_2_0_0_D (so runs with different seeds draw different rounding noise, and
+     * a run resumed with its seed draws the same).
+     */
+    public static long roundingSeed(long seed) {
+        long z = seed ^ 0x5EEDF04200DL;
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
     }
 
     private static String fmt(double x) {

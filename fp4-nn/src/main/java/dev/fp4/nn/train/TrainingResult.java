@@ -25,7 +25,13 @@ public record TrainingResult(List<StepRecord> records, long stepsCompleted, Stat
         /** Stopped by the guard: non-finite loss or gradient. */
         NON_FINITE,
         /** Stopped by the guard: the loss diverged. */
-        DIVERGED
+        DIVERGED,
+        /**
+         * Stopped because the model failed for a reason that is not numerical: a capacity limit
+         * ({@code CapacityException} naming the size), a bad shape or a bug. The message names the
+         * exception and what it says.
+         */
+        FAILED
     }
 
     /** Training tokens per second over this call. */
