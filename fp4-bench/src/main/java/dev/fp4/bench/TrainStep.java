@@ -90,6 +90,14 @@ public final class TrainStep {
         return x;
     }
 
+    /**
+     * Drops the operands of the stand-alone quantization timing ({@link #quantizeOnce}): they are
+     * the benchmark's, not the training step's, and would count in a measure of the step's memory.
+     */
+    public void dropQuantizationOperands() {
+        quantizations.clear();
+    }
+
     /** The model. */
     public LlamaModel model() {
         return model;

@@ -93,11 +93,18 @@ public final class Linear {
     private long xhatSerial;
     private static final java.util.concurrent.atomic.AtomicLong FORWARDS = new java.util.concurrent.atomic.AtomicLong();
     private int lastClamped;
+    /** The layer's own FP32 X̂, when its input format cannot replay it (FP32 copy, clamping alone, FP8). */
     private float[] xq = new float[0];
-    private float[] wq = new float[0];
-    private float[] wScaled = new float[0];
-    /** Wᵀ [in, out] of the last forward (compensated clamping only): the residual products read its rows. */
-    private float[] wT = new float[0];
+    /** The layer's own FP32 Ŵ, when its weight format cannot replay it. */
+    private float[] ownWq = new float[0];
+    /** Ŵ [out, in] of this pass: the layer's own, or the shared scratch refilled from the packed form. */
+    private float[] wq;
+    /** Scaled weights of the estimator (shared scratch, computed in backward). */
+    private float[] wScaled;
+    /** Wᵀ [in, out] (compensated clamping only; shared scratch, computed in forward and again in backward). */
+    private float[] wT;
+    /** The layer whose forward-input quantizer holds X̂ packed (this one, or the one it shared X̂ with), or null. */
+    private Linear xhatFrom;
 
     private long seed;
     private long step;
@@ -254,8 +261,10 @@ public final class Linear {
         lastClamped = 0;
         residual = ownResidual;
         float[] a = x;
+        xhatFrom = null;
         if (sameInput != null && sharesInputWith(sameInput, x, rows)) {
             a = sameInput.xhat;
+            xhatFrom = sameInput.xhatFrom;
             residual = sameInput.residual;
             lastClamped = sameInput.lastClamped;
             xhatSerial = sameInput.xhatSerial;
@@ -264,23 +273,34 @@ public final class Linear {
             lastShared = false;
             // 0: nothing prepared (X̂ is a plain copy of x below), so never shared.
             xhatSerial = clamp != null || fwdA != null ? FORWARDS.incrementAndGet() : 0;
-            if (clamp != null) {
+            // X̂ goes to the shared scratch when the input quantizer keeps it packed, else to this layer's own buffer
+            boolean packed = fwdA != null && fwdA.replays();
+            float[] xbuf;
+            if (packed) {
+                scratch.xhat = Workspace.grow(scratch.xhat, (long) rows * in);
+                xbuf = scratch.xhat;
+            } else {
                 xq = Workspace.grow(xq, (long) rows * in);
+                xbuf = xq;
+            }
+            if (clamp != null) {
                 if (compensate && ownResidual == null) {
                     ownResidual = new CsrMatrix(rows, in);
                     residual = ownResidual;
                 }
                 try {
-                    lastClamped = clamp.clamp(x, 0, rows, in, xq, 0, compensate ? residual : null);
+                    lastClamped = clamp.clamp(x, 0, rows, in, xbuf, 0, compensate ? residual : null);
                 } catch (IllegalArgumentException e) {
                     throw context(e, "clamping the input X [" + rows + ", " + in + "]");
                 }
-                a = xq;
+                a = xbuf;
             }
             if (fwdA != null) {
-                xq = Workspace.grow(xq, (long) rows * in);
-                quantize(fwdA, a, rows, in, xq, Operand.X, "the input X");
-                a = xq;
+                quantize(fwdA, a, rows, in, xbuf, Operand.X, "the input X");
+                a = xbuf;
+            }
+            if (packed) {
+                xhatFrom = this;
             }
             if (a == x) {
                 // One contract under every precision: the layer keeps its own copy of what its
@@ -293,18 +313,13 @@ public final class Linear {
         lastInput = x;
         float[] b = weight.data();
         if (fwdB != null) {
-            wq = Workspace.grow(wq, (long) out * in);
+            wq = weightBuffer();
             quantize(fwdB, b, out, in, wq, Operand.W, "the weight W");
             b = wq;
-            if (!precision.estimator().isIdentity()) {
-                wScaled = Workspace.grow(wScaled, (long) out * in);
-                fwdB.scaledValues(weight.data(), 0, wScaled, 0);
-            }
         }
         FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
         if (compensate) {
-            wT = Workspace.grow(wT, (long) in * out);
-            transposer.run(weight.data(), out, in, wT);
+            transposeWeight();
             // Y += ΔX·Wᵀ; each row of Y is its own set of chains: split the rows over the threads.
             int chunks = chunks(residual.nnz(), rows);
             if (chunks == 1) {
@@ -329,12 +344,43 @@ public final class Linear {
         }
         Objects.requireNonNull(dy, "dy");
         checkLength(dy, (long) rows * out, "dy", rows, out);
+        // What the forward kept packed, back in FP32 (the same bits; the shared scratch has since
+        // served other layers)
+        if (xhatFrom != null) {
+            scratch.xhat = Workspace.grow(scratch.xhat, (long) rows * in);
+            xhatFrom.fwdA.replay(scratch.xhat, 0);
+            xhat = scratch.xhat;
+        }
+        if (fwdB != null && fwdB.replays()) {
+            wq = weightBuffer();
+            fwdB.replay(wq, 0);
+        }
+        if (compensate && residual.nnz() > 0) {
+            transposeWeight();
+        }
         if (dx != null) {
             checkLength(dx, (long) rows * in, "dx", rows, in);
             dataGradient(dy, fwdB != null ? wq : weight.data(), dx, accumulateDx);
         }
         weightGradient(dy);
         scratch.quantizedDy = null;
+    }
+
+    /** Where Ŵ lives: the shared scratch when the weight quantizer can replay it, else the layer's own buffer. */
+    private float[] weightBuffer() {
+        if (fwdB.replays()) {
+            scratch.wq = Workspace.grow(scratch.wq, (long) out * in);
+            return scratch.wq;
+        }
+        ownWq = Workspace.grow(ownWq, (long) out * in);
+        return ownWq;
+    }
+
+    /** wT = Wᵀ [in, out] from the FP32 master weight, in the shared scratch. */
+    private void transposeWeight() {
+        scratch.wT = Workspace.grow(scratch.wT, (long) in * out);
+        wT = scratch.wT;
+        transposer.run(weight.data(), out, in, wT);
     }
 
     /**
@@ -500,6 +546,10 @@ public final class Linear {
             int n = out * in;
             scratch.ensureDeriv(n);
             float[] d = scratch.deriv;
+            // x = W / (block scale · tensor scale) of the forward's quantization, which fwdB keeps
+            scratch.wScaled = Workspace.grow(scratch.wScaled, n);
+            wScaled = scratch.wScaled;
+            fwdB.scaledValues(weight.data(), 0, wScaled, 0);
             // Element-wise: split over the pool when there is more than one thread (same bits).
             int chunks = Parallel.threads() == 1 || n < parallelMin ? 1 : 4 * Parallel.threads();
             if (chunks == 1) {

@@ -27,6 +27,17 @@ final class LinearScratch {
     int quantizedXhatRows;
     int quantizedXhatCols;
 
+    /**
+     * The FP32 forms of what a layer keeps packed between forward and backward (its quantizers
+     * hold E2M1 codes and scales): X̂, Ŵ, the scaled weights of the estimator, Wᵀ of the
+     * compensation. Filled in the forward for its GeMM and again in the backward from the packed
+     * form, so the model keeps one of each, not one per layer.
+     */
+    float[] xhat = new float[0];
+    float[] wq = new float[0];
+    float[] wScaled = new float[0];
+    float[] wT = new float[0];
+
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
         b = Workspace.grow(b, bSize);

@@ -22,7 +22,7 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
         implements java.io.Serializable {
 
     /** Names accepted by {@link #preset(String)}. */
-    public static final List<String> PRESETS = List.of("tiny", "small");
+    public static final List<String> PRESETS = List.of("tiny", "small", "medium");
 
     /** Validates every field; the message names the field and its value. */
     public LlamaConfig {
@@ -66,6 +66,11 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
         return new LlamaConfig(256, 256, 4, 8, 8, 768, 256);
     }
 
+    /** 25.6 M parameters: dim 512, 8 layers, 8 heads, ffn 1376, seq 256, vocab 256. */
+    public static LlamaConfig medium() {
+        return new LlamaConfig(256, 512, 8, 8, 8, 1376, 256);
+    }
+
     /**
      * A preset by name ({@link #PRESETS}, case-insensitive).
      *
@@ -76,6 +81,7 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
         return switch (key) {
             case "tiny" -> tiny();
             case "small" -> small();
+            case "medium" -> medium();
             default -> throw new IllegalArgumentException(
                     "unknown preset '" + name + "'; valid presets: " + String.join(", ", PRESETS));
         };

@@ -35,7 +35,7 @@ final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--help", usageHelp = true, description = "Show this help and exit.")
     boolean help;
 
-    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny, small or medium. Default: ${DEFAULT-VALUE}.")
     String preset = "small";
 
     @Option(names = "--recipe", paramLabel = "NAME", description = "Precision recipe. Default: ${DEFAULT-VALUE}.")
@@ -146,6 +146,8 @@ final class BenchStepCommand implements Callable<Integer> {
         // CPU time of the stepping thread: with --threads 1 the whole step, and much less sensitive
         // to other processes on a shared machine than the wall clock (not to their cache traffic).
         out.printf(Locale.ROOT, "cpu ms/step (stepping thread): %.1f%n", cpuMsPerStep);
+        step.dropQuantizationOperands();
+        out.printf(Locale.ROOT, "live heap: %d MB%n", Math.round(liveHeapBytes() / 1e6));
         out.printf(Locale.ROOT, "tokens/s: %d%n", Math.round(step.tokensPerStep() * steps / seconds));
         return 0;
     }
@@ -156,5 +158,20 @@ final class BenchStepCommand implements Callable<Integer> {
 
     private static void row(java.io.PrintStream out, String name, double ms, double total) {
         out.printf(Locale.ROOT, "%-14s %8.1f  %5.1f%%%n", name, ms, total > 0 ? 100 * ms / total : 0);
+    }
+
+    /**
+     * Bytes of the heap in use after a full collection, while the caller still holds the model,
+     * its buffers and the optimizer: what a training step needs to keep (the figure to compare
+     * between recipes). Asks for a collection a few times until the figure settles.
+     */
+    static long liveHeapBytes() {
+        Runtime rt = Runtime.getRuntime();
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < 4; i++) {
+            System.gc();
+            best = Math.min(best, rt.totalMemory() - rt.freeMemory());
+        }
+        return best;
     }
 }

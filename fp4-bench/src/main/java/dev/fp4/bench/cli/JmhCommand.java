@@ -21,7 +21,17 @@ final class JmhCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        org.openjdk.jmh.Main.main(args.toArray(String[]::new));
+        org.openjdk.jmh.Main.main(withDefaults(args).toArray(String[]::new));
         return 0;
+    }
+
+    /** The arguments, with {@code -prof gc} added when TrainStepBench is selected and no profiler is named. */
+    static List<String> withDefaults(List<String> args) {
+        List<String> out = new ArrayList<>(args);
+        if (args.stream().anyMatch(a -> a.contains("TrainStepBench")) && !args.contains("-prof")) {
+            out.add("-prof");
+            out.add("gc");
+        }
+        return out;
     }
 }

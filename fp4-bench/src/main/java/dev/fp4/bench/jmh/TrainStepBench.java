@@ -19,9 +19,11 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Throughput of a full training step ({@link TrainStep}: forward, backward, AdamW) of the
- * {@code small} preset at batch 16, sequence 256, per recipe and thread count. The score is
- * steps/s; the auxiliary counter {@code tokens} gives tokens/s (steps/s × batch·seq). Run e.g.
- * {@code ... org.openjdk.jmh.Main TrainStepBench -p recipe=fp32 -p threads=1,2 -prof gc}.
+ * {@code small} and {@code medium} presets at batch 16, sequence 256, per recipe and thread count.
+ * The score is steps/s; the auxiliary counter {@code tokens} gives tokens/s (steps/s × batch·seq).
+ * {@code fp4 jmh TrainStepBench ...} adds JMH's GC profiler ({@code -prof gc}: allocation per step)
+ * unless another profiler is asked for. Run e.g.
+ * {@code ./fp4 jmh TrainStepBench -p recipe=fp32,fp4-dge-occ -p preset=medium -p batch=4 -p threads=1}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -48,7 +50,7 @@ public class TrainStepBench {
     public int seq;
 
     /** Model preset. */
-    @Param({"small"})
+    @Param({"small", "medium"})
     public String preset;
 
     private TrainStep step;

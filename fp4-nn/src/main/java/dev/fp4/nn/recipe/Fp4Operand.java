@@ -100,6 +100,20 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
         }
 
         @Override
+        public boolean replays() {
+            return true;
+        }
+
+        /** The E2M1 codes and scales of the last operand, dequantized again: the same bits as then. */
+        @Override
+        public void replay(float[] dst, int dstOff) {
+            if (tensor == null) {
+                throw new IllegalStateException("replay() before quantize()");
+            }
+            tensor.dequantizeInto(dst, dstOff);
+        }
+
+        @Override
         public void straightThroughOnZeroScale(float[] deriv, int off, int len) {
             if (tensor == null) {
                 throw new IllegalStateException("straightThroughOnZeroScale() before quantize()");

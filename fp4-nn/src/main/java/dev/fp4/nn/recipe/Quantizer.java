@@ -37,4 +37,22 @@ public interface Quantizer {
      */
     default void straightThroughOnZeroScale(float[] deriv, int off, int len) {
     }
+
+    /**
+     * Whether {@link #replay} can write the last {@link #quantize} call's output again from what
+     * the quantizer keeps (its packed codes and scales), so that a layer need not keep an FP32 copy
+     * of it between forward and backward.
+     */
+    default boolean replays() {
+        return false;
+    }
+
+    /**
+     * Writes the output of the last {@link #quantize} call again into dst (the same bits).
+     *
+     * @throws UnsupportedOperationException when {@link #replays()} is false
+     */
+    default void replay(float[] dst, int dstOff) {
+        throw new UnsupportedOperationException("this format keeps no packed copy of its last operand");
+    }
 }
