@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Reference figures for docs/performance.md: a PyTorch (CPU) training step of the fp4 `small`
-preset at the same shapes as `fp4 bench-step` / TrainStepBench.
+(or, with --preset medium, `medium`) preset at the same shapes as `fp4 bench-step` / TrainStepBench.
 
-LLaMA-style decoder: vocab 256, dim 256, 4 layers, 8 heads (no GQA), SwiGLU ffn 768, RMSNorm
+LLaMA-style decoder: vocab 256, dim 256, 4 layers, 8 heads (no GQA), SwiGLU ffn 768 (medium: dim
+512, 8 layers, 8 heads, ffn 1376), RMSNorm
 (eps 1e-5), half-split RoPE (theta 1e4), untied LM head, causal softmax attention written out
 (q·kᵀ, mask, softmax, ·v; PyTorch 1.13 has scaled_dot_product_attention only from 2.0), mean
 cross-entropy, AdamW (betas 0.9/0.95, eps 1e-8, weight decay 0.1, lr 1e-4), batch 16, seq 256.
@@ -10,7 +11,7 @@ cross-entropy, AdamW (betas 0.9/0.95, eps 1e-8, weight decay 0.1, lr 1e-4), batc
 power-of-two scale, round to nearest E2M1 value, straight-through gradient), as a simulation
 would on a CPU without FP4 hardware.
 
-Usage: python3 torch_train_step.py [--fp4] [--threads 1] [--steps 5] [--warmup 2]
+Usage: python3 torch_train_step.py [--preset small|medium] [--fp4] [--threads 1] [--batch 16] [--steps 5] [--warmup 2]
 Last line: "tokens/s: N".
 """
 import argparse
@@ -117,10 +118,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--preset", choices=["small", "medium"], default="small")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = Model(seq=a.seq, fp4=a.fp4)
+    shape = dict(dim=256, layers=4, heads=8, ffn=768) if a.preset == "small" else dict(dim=512, layers=8, heads=8, ffn=1376)
+    model = Model(seq=a.seq, fp4=a.fp4, **shape)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and n != "emb"]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and n != "emb")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
@@ -141,7 +144,7 @@ def main():
     for _ in range(a.steps):
         loss = step()
     dt = time.perf_counter() - t0
-    print(f"torch {torch.__version__}, {'fp4 fake-quant' if a.fp4 else 'fp32'}, threads {a.threads}, "
+    print(f"torch {torch.__version__}, {a.preset}, {'fp4 fake-quant' if a.fp4 else 'fp32'}, threads {a.threads}, "
           f"batch {a.batch}, seq {a.seq}: {dt * 1e3 / a.steps:.1f} ms/step, last loss {loss:.4f}")
     print(f"tokens/s: {round(a.batch * a.seq * a.steps / dt)}")
 
