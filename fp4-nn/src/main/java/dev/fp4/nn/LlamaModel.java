@@ -34,6 +34,7 @@ public final class LlamaModel {
     private final List<Parameter> parameters;
     private final List<Linear> linears;
     private final Workspace ws = new Workspace();
+    private final Rope rope;
 
     private PrecisionRecipe recipe;
     private PrecisionRecipe applied;
@@ -62,7 +63,7 @@ public final class LlamaModel {
     public LlamaModel(LlamaConfig config, PrecisionRecipe recipe, long seed) {
         this.config = Objects.requireNonNull(config, "config");
         this.recipe = Objects.requireNonNull(recipe, "recipe");
-        Rope rope = new Rope(config.headDim(), config.maxSeq(), config.ropeTheta());
+        this.rope = new Rope(config.headDim(), config.maxSeq(), config.ropeTheta());
         this.embedding = new Embedding("tok_embeddings", config.vocab(), config.dim());
         List<TransformerBlock> bs = new ArrayList<>();
         for (int l = 0; l < config.layers(); l++) {
@@ -220,9 +221,44 @@ public final class LlamaModel {
         return run(tokens, targets, batch, seq, false);
     }
 
+    /**
+     * The logits [batch·seq, vocab] of the full forward under the current recipe, row (b, t) after
+     * tokens[b, 0..t] (a copy; nothing is kept for a backward).
+     *
+     * @throws IllegalArgumentException for bad ids or shapes
+     * @throws ArithmeticException      for a non-finite value in the forward pass
+     */
+    public float[] logits(int[] tokens, int batch, int seq) {
+        backwardReady = false;
+        run(tokens, null, batch, seq, false);
+        return java.util.Arrays.copyOf(logits, batch * seq * config.vocab());
+    }
+
+    /** The rotary tables every block shares. */
+    Rope rope() {
+        return rope;
+    }
+
+    /** The final norm. */
+    RMSNorm finalNorm() {
+        return finalNorm;
+    }
+
+    /** The LM head (over the embedding table when tied). */
+    Linear lmHead() {
+        return lmHead;
+    }
+
+    /** The token embedding. */
+    Embedding embedding() {
+        return embedding;
+    }
+
     private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {
         check(tokens, "tokens", batch, seq);
-        check(targets, "targets", batch, seq);
+        if (targets != null) {
+            check(targets, "targets", batch, seq);
+        }
         try {
             return compute(tokens, targets, batch, seq, training);
         } catch (dev.fp4.core.quant.NonFiniteValueException e) {
@@ -283,6 +319,9 @@ public final class LlamaModel {
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         lmHead.forward(xnF, logits, n);
         t = StepProfile.lap(Phase.LINEAR, t);
+        if (targets == null) {
+            return Float.NaN;                                   // logits() wants the logits only
+        }
         float loss = crossEntropy.evaluate(logits, targets, n, config.vocab(), logits, training, rowLoss);
         StepProfile.lap(Phase.ELEMENTWISE, t);
         if (!Float.isFinite(loss)) {

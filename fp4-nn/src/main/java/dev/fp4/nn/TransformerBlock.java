@@ -42,6 +42,16 @@ public final class TransformerBlock {
         return layer;
     }
 
+    /** The norm before attention. */
+    RMSNorm attnNorm() {
+        return attnNorm;
+    }
+
+    /** The norm before the feed-forward layer. */
+    RMSNorm ffnNorm() {
+        return ffnNorm;
+    }
+
     /** The attention sub-layer. */
     public Attention attention() {
         return attention;

@@ -11,7 +11,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code fp4} command line: {@code train}, {@code compare}, {@code export}, {@code plot}, {@code jmh}, {@code bench-step},
- * {@code spark-train}. Exit codes: 0 success,
+ * {@code spark-train}, {@code generate}, {@code eval}. Exit codes: 0 success,
  * 1 a run failed (I/O error, training stopped by the guard), 2 bad usage (unknown option, invalid
  * value, missing or unusable data file) with a one-line message on stderr.
  */
@@ -68,7 +68,7 @@ public final class Cli implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: train, compare, export, plot, jmh, bench-step or spark-train");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: train, compare, eval, generate, export, plot, jmh, bench-step or spark-train");
     }
 
     /** Parses and runs; returns the exit code. */
@@ -82,6 +82,8 @@ public final class Cli implements Runnable {
         cl.addSubcommand(new ExportCommand(root));
         cl.addSubcommand(new PlotCommand(root));
         cl.addSubcommand(new SparkTrainCommand(root));
+        cl.addSubcommand(new GenerateCommand(root));
+        cl.addSubcommand(new EvalCommand(root));
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setParameterExceptionHandler((ex, a) -> {

@@ -30,6 +30,40 @@ public final class LlamaTrainable implements TrainableModel {
         return new LlamaTrainable(new LlamaModel(LlamaConfig.preset(preset), PrecisionRecipe.byName(recipe), seed));
     }
 
+    /**
+     * The model a checkpoint holds: its configuration (the {@code model.*} entries written by
+     * {@link #config()}), its recipe (or {@code recipe} when not null), its parameters.
+     *
+     * @throws IllegalArgumentException naming a missing or malformed configuration entry
+     */
+    public static LlamaTrainable restore(dev.fp4.nn.checkpoint.Checkpoint c, String recipe) {
+        LlamaConfig config = configOf(c.config());
+        LlamaModel m = new LlamaModel(config, PrecisionRecipe.byName(recipe != null ? recipe : c.recipe()), 0);
+        c.restoreParameters(m.parameters());
+        return new LlamaTrainable(m);
+    }
+
+    /** The {@link LlamaConfig} of {@code model.*} entries, as {@link #config()} writes them. */
+    public static LlamaConfig configOf(Map<String, String> m) {
+        try {
+            return new LlamaConfig(Integer.parseInt(need(m, "model.vocab")), Integer.parseInt(need(m, "model.dim")),
+                    Integer.parseInt(need(m, "model.layers")), Integer.parseInt(need(m, "model.heads")),
+                    Integer.parseInt(need(m, "model.kv_heads")), Integer.parseInt(need(m, "model.ffn_dim")),
+                    Integer.parseInt(need(m, "model.max_seq")), Boolean.parseBoolean(need(m, "model.tied_embeddings")),
+                    Float.parseFloat(need(m, "model.norm_eps")), Float.parseFloat(need(m, "model.rope_theta")));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("malformed model configuration: " + e.getMessage(), e);
+        }
+    }
+
+    private static String need(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("the configuration has no " + key);
+        }
+        return v;
+    }
+
     /** The wrapped model. */
     public LlamaModel model() {
         return model;
