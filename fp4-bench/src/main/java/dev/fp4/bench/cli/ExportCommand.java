@@ -3,6 +3,8 @@ package dev.fp4.bench.cli;
 import dev.fp4.core.quant.Fp4Scheme;
 import dev.fp4.core.quant.Fp4Tensor;
 import dev.fp4.nn.checkpoint.Checkpoint;
+import dev.fp4.nn.checkpoint.DType;
+import dev.fp4.nn.checkpoint.HuggingFaceLlama;
 import dev.fp4.nn.checkpoint.Fp4Entry;
 import dev.fp4.nn.checkpoint.SafeTensors;
 import dev.fp4.nn.checkpoint.TensorData;
@@ -39,8 +41,18 @@ final class ExportCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "A checkpoint file (ckpt-*.safetensors).")
     Path checkpoint;
 
-    @Option(names = "--out", paramLabel = "FILE", required = true, description = "The safetensors file to write (atomically).")
+    @Option(names = "--out", paramLabel = "PATH", required = true,
+            description = "The safetensors file to write (atomically); with --format hf, the directory.")
     Path out;
+
+    @Option(names = "--format", paramLabel = "F", defaultValue = "fp4",
+            description = "fp4: the FP4 weights file described above; hf: a Hugging Face LLaMA directory (config.json and "
+                    + "model.safetensors under LlamaForCausalLM's names), loadable with transformers. Default: ${DEFAULT-VALUE}.")
+    String format;
+
+    @Option(names = "--dtype", paramLabel = "T", defaultValue = "f32",
+            description = "With --format hf: f32 (exact) or bf16 (rounded to nearest even). Default: ${DEFAULT-VALUE}.")
+    String dtype;
 
     @Option(names = "--scheme", paramLabel = "NAME", defaultValue = "per-row",
             description = "FP4 scaling of the weights: per-row (per output channel, as fp4-dge-occ), per-tensor, mxfp4,"
@@ -63,6 +75,22 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!format.matches("fp4|hf")) {
+            throw new Cli.UsageException("unknown --format \"" + format + "\"; valid: fp4, hf", null);
+        }
+        if (!dtype.matches("f32|bf16")) {
+            throw new Cli.UsageException("unknown --dtype \"" + dtype + "\"; valid: f32, bf16", null);
+        }
+        if (format.equals("hf")) {
+            Checkpoint c = Checkpoints.load(checkpoint);
+            dev.fp4.nn.LlamaConfig config = dev.fp4.nn.train.LlamaTrainable.configOf(c.config());
+            dev.fp4.nn.LlamaModel m = new dev.fp4.nn.LlamaModel(config, dev.fp4.nn.recipe.PrecisionRecipe.FP32, 0);
+            c.restoreParameters(m.parameters());
+            HuggingFaceLlama.export(config, m.parameters(), out, dtype.equals("f32") ? DType.F32 : DType.BF16);
+            root.out.println(String.format(Locale.ROOT, "wrote %s: config.json and model.safetensors (%s, %,d parameters), step %d of "
+                    + "recipe %s", out, dtype, config.parameterCount(), c.step(), c.recipe()));
+            return 0;
+        }
         Fp4Scheme s = SCHEMES.get(scheme);
         if (s == null) {
             throw new Cli.UsageException("unknown --scheme \"" + scheme + "\"; valid: " + String.join(", ", SCHEMES.keySet()), null);

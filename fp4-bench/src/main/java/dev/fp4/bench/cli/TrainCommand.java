@@ -30,6 +30,11 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     TrainOptions train = new TrainOptions();
 
+    @picocli.CommandLine.Option(names = "--init-from", paramLabel = "DIR", description = "Start from a Hugging Face LLaMA directory "
+            + "(config.json and model.safetensors, e.g. from 'fp4 export --format hf'): its shape replaces --preset, its weights "
+            + "the random initialisation (continued pre-training or fine-tuning).")
+    Path initFrom;
+
     private final Cli root;
 
     TrainCommand(Cli root) {
@@ -43,12 +48,17 @@ final class TrainCommand implements Callable<Integer> {
         Runs.checkRecipe(spec, models, train.recipe);
         train.validate(spec);
         Runs.applyThreads(run);
-        int seq = Runs.seq(run, models);
+        dev.fp4.nn.train.TrainableModel model = initFrom != null
+                ? new dev.fp4.nn.train.LlamaTrainable(dev.fp4.nn.checkpoint.HuggingFaceLlama.load(initFrom,
+                        dev.fp4.nn.recipe.PrecisionRecipe.byName(train.recipe)))
+                : models.create(run.preset, train.recipe, run.seed);
+        int seq = initFrom == null ? Runs.seq(run, models)
+                : run.seq != null ? run.seq : ((dev.fp4.nn.train.LlamaTrainable) model).model().config().maxSeq();
         Runs.Data data = Runs.data(run, seq);
         TrainingConfig cfg = Runs.config(run, seq, train.accum, train.moments, train.checkpointEvery);
         Path dir = train.checkpointDir != null ? train.checkpointDir : Path.of("runs", "train", train.recipe);
         CheckpointDirectory ckpts = new CheckpointDirectory(dir, train.keep);
-        Trainer trainer = new Trainer(models.create(run.preset, train.recipe, run.seed), data.dataset(), cfg, ckpts);
+        Trainer trainer = new Trainer(model, data.dataset(), cfg, ckpts);
         if (train.resume) {
             if (!trainer.resumeLatest(train.forceResume)) {
                 throw new Cli.UsageException("--resume: no valid checkpoint in " + dir, null);
@@ -57,8 +67,9 @@ final class TrainCommand implements Callable<Integer> {
         } else if (!ckpts.list().isEmpty()) {
             throw new Cli.UsageException(dir + " already holds checkpoints: pass --resume to continue, or another --checkpoint-dir", null);
         }
-        root.err.printf(Locale.ROOT, "training preset %s (%,d parameters), recipe %s, on %s%n", run.preset, models.parameterCount(run.preset),
-                train.recipe, data.description());
+        root.err.printf(Locale.ROOT, "training %s (%,d parameters), recipe %s, on %s%n",
+                initFrom != null ? initFrom.toString() : "preset " + run.preset,
+                model.parameters().stream().mapToLong(dev.fp4.nn.Parameter::size).sum(), train.recipe, data.description());
         CountDownLatch done = new CountDownLatch(1);
         Runnable stop = stopAndAwait(trainer, done, root.err);
         Thread hook = new Thread(() -> {
