@@ -1,10 +1,10 @@
 /**
  * fp4-core: the FP4 (E2M1) number format and its companions, scaling schemes, quantizers, the
  * differentiable gradient estimator, outlier clamping with sparse compensation, and the
- * software-emulated FP4 GeMM. Depends on nothing but the JDK's incubating Vector API.
+ * software-emulated FP4 GeMM. Depends on nothing; uses the JDK's incubating Vector API when the JVM enables it (see {@link dev.fp4.core.simd.Simd}).
  */
 module dev.fp4.core {
-    requires transitive jdk.incubator.vector;
+    requires static transitive jdk.incubator.vector;
 
     exports dev.fp4.core.format;
     exports dev.fp4.core.gemm;

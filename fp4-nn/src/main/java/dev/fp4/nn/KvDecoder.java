@@ -214,7 +214,7 @@ public final class KvDecoder {
             float mNew = Math.max(m, VectorOps.max(s, 0, cnt));
             float shift = mNew * scale;
             FlashAttention.expShifted(s, 0, cnt, scale, shift, vector);
-            float sum = vector ? VectorOps.sumVector(s, 0, cnt) : VectorOps.sumScalar(s, 0, cnt);
+            float sum = vector ? VectorOpsPanama.sumVector(s, 0, cnt) : VectorOps.sumScalar(s, 0, cnt);
             if (mNew != m) {
                 float alpha = VectorOps.exp(Math.fma(m, scale, -shift));
                 sumL *= alpha;

@@ -1,8 +1,6 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Rotary position embedding in the half-split layout (GPT-NeoX / Hugging Face LLaMA): within each
@@ -16,8 +14,6 @@ import jdk.incubator.vector.VectorSpecies;
  * which are bound once so that a call allocates nothing (one model steps on one thread).
  */
 public final class Rope {
-    private static final VectorSpecies<Float> S = Simd.FLOAT;
-    private static final int L = S.length();
 
     /** Rows per parallel task (rows are independent, so the split does not change results). */
     private static final int ROWS_PER_TASK = 64;
@@ -98,29 +94,9 @@ public final class Rope {
     /** Rotates one head x[off, off + 2·half) with table row cos/sin[tab, tab + half). */
     public static void rotate(float[] x, int off, float[] cos, float[] sin, int tab, int half, boolean inverse) {
         if (Simd.ENABLED) {
-            rotateVector(x, off, cos, sin, tab, half, inverse);
+            RopePanama.rotateVector(x, off, cos, sin, tab, half, inverse);
         } else {
             rotateScalar(x, off, cos, sin, tab, half, inverse);
-        }
-    }
-
-    static void rotateVector(float[] x, int off, float[] cos, float[] sin, int tab, int half, boolean inverse) {
-        int i = 0;
-        for (int bound = S.loopBound(half); i < bound; i += L) {
-            FloatVector a = FloatVector.fromArray(S, x, off + i);
-            FloatVector b = FloatVector.fromArray(S, x, off + half + i);
-            FloatVector c = FloatVector.fromArray(S, cos, tab + i);
-            FloatVector s = FloatVector.fromArray(S, sin, tab + i);
-            if (inverse) {
-                a.mul(c).add(b.mul(s)).intoArray(x, off + i);
-                b.mul(c).sub(a.mul(s)).intoArray(x, off + half + i);
-            } else {
-                a.mul(c).sub(b.mul(s)).intoArray(x, off + i);
-                a.mul(s).add(b.mul(c)).intoArray(x, off + half + i);
-            }
-        }
-        for (; i < half; i++) {
-            rotatePair(x, off + i, off + half + i, cos[tab + i], sin[tab + i], inverse);
         }
     }
 
@@ -130,7 +106,7 @@ public final class Rope {
         }
     }
 
-    private static void rotatePair(float[] x, int ia, int ib, float c, float s, boolean inverse) {
+    static void rotatePair(float[] x, int ia, int ib, float c, float s, boolean inverse) {
         float a = x[ia];
         float b = x[ib];
         if (inverse) {

@@ -2,8 +2,6 @@ package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
 import java.util.Objects;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Row softmax with a temperature, numerically stable (the row maximum is subtracted first), and
@@ -11,8 +9,6 @@ import jdk.incubator.vector.VectorSpecies;
  * width.
  */
 public final class Softmax {
-    private static final VectorSpecies<Float> S = Simd.FLOAT;
-    private static final int L = S.length();
 
     private Softmax() {
     }
@@ -49,21 +45,9 @@ public final class Softmax {
         Objects.checkFromIndexSize(dsOff, len, ds.length);
         float d = VectorOps.dot(p, pOff, dp, dpOff, len);
         if (Simd.ENABLED) {
-            backwardVector(p, pOff, dp, dpOff, ds, dsOff, len, scale, d);
+            SoftmaxPanama.backwardVector(p, pOff, dp, dpOff, ds, dsOff, len, scale, d);
         } else {
             backwardScalar(p, pOff, dp, dpOff, ds, dsOff, len, scale, d);
-        }
-    }
-
-    static void backwardVector(float[] p, int pOff, float[] dp, int dpOff, float[] ds, int dsOff, int len,
-                               float scale, float d) {
-        int i = 0;
-        for (int bound = S.loopBound(len); i < bound; i += L) {
-            FloatVector.fromArray(S, p, pOff + i).mul(FloatVector.fromArray(S, dp, dpOff + i).sub(d)).mul(scale)
-                    .intoArray(ds, dsOff + i);
-        }
-        for (; i < len; i++) {
-            ds[dsOff + i] = p[pOff + i] * (dp[dpOff + i] - d) * scale;
         }
     }
 

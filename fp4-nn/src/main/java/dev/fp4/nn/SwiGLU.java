@@ -2,8 +2,6 @@ package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
 import java.util.Objects;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The SwiGLU gate: h = silu(g) ⊙ u with silu(g) = g·σ(g), σ(g) = 1 / (1 + e^(−g)).
@@ -12,8 +10,6 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link VectorOps#exp(float)}, so the vector and scalar kernels agree bit for bit.
  */
 public final class SwiGLU {
-    private static final VectorSpecies<Float> S = Simd.FLOAT;
-    private static final int L = S.length();
 
     private SwiGLU() {
     }
@@ -29,22 +25,9 @@ public final class SwiGLU {
         Objects.checkFromIndexSize(hOff, n, h.length);
         VectorOps.expAffine(g, gOff, h, hOff, n, 0f, -1f); // h = e^(−g)
         if (Simd.ENABLED) {
-            forwardVector(g, gOff, u, uOff, h, hOff, n);
+            SwiGLUPanama.forwardVector(g, gOff, u, uOff, h, hOff, n);
         } else {
             forwardScalar(g, gOff, u, uOff, h, hOff, n);
-        }
-    }
-
-    static void forwardVector(float[] g, int gOff, float[] u, int uOff, float[] h, int hOff, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector gv = FloatVector.fromArray(S, g, gOff + i);
-            FloatVector sig = FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, h, hOff + i).add(1f));
-            gv.mul(sig).mul(FloatVector.fromArray(S, u, uOff + i)).intoArray(h, hOff + i);
-        }
-        for (; i < n; i++) {
-            float sig = 1f / (h[hOff + i] + 1f);
-            h[hOff + i] = g[gOff + i] * sig * u[uOff + i];
         }
     }
 
@@ -69,25 +52,9 @@ public final class SwiGLU {
         Objects.checkFromIndexSize(duOff, n, du.length);
         VectorOps.expAffine(g, gOff, dg, dgOff, n, 0f, -1f); // dg = e^(−g) for now
         if (Simd.ENABLED) {
-            backwardVector(g, gOff, u, uOff, dh, dhOff, dg, dgOff, du, duOff, n);
+            SwiGLUPanama.backwardVector(g, gOff, u, uOff, dh, dhOff, dg, dgOff, du, duOff, n);
         } else {
             backwardScalar(g, gOff, u, uOff, dh, dhOff, dg, dgOff, du, duOff, n);
-        }
-    }
-
-    static void backwardVector(float[] g, int gOff, float[] u, int uOff, float[] dh, int dhOff,
-                               float[] dg, int dgOff, float[] du, int duOff, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector gv = FloatVector.fromArray(S, g, gOff + i);
-            FloatVector dhv = FloatVector.fromArray(S, dh, dhOff + i);
-            FloatVector sig = FloatVector.broadcast(S, 1f).div(FloatVector.fromArray(S, dg, dgOff + i).add(1f));
-            FloatVector dsilu = sig.mul(gv.mul(FloatVector.broadcast(S, 1f).sub(sig)).add(1f));
-            dhv.mul(FloatVector.fromArray(S, u, uOff + i)).mul(dsilu).intoArray(dg, dgOff + i);
-            dhv.mul(gv.mul(sig)).intoArray(du, duOff + i);
-        }
-        for (; i < n; i++) {
-            backwardOne(g, gOff + i, u, uOff + i, dh, dhOff + i, dg, dgOff + i, du, duOff + i);
         }
     }
 
@@ -98,7 +65,7 @@ public final class SwiGLU {
         }
     }
 
-    private static void backwardOne(float[] g, int gi, float[] u, int ui, float[] dh, int dhi,
+    static void backwardOne(float[] g, int gi, float[] u, int ui, float[] dh, int dhi,
                                     float[] dg, int dgi, float[] du, int dui) {
         float gv = g[gi];
         float sig = 1f / (dg[dgi] + 1f);

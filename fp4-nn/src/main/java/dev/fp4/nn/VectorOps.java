@@ -1,11 +1,6 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.simd.Simd;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Element-wise and reduction kernels shared by the layers, each a Vector API kernel beside a scalar
@@ -26,8 +21,6 @@ import jdk.incubator.vector.VectorSpecies;
  * 1.7e-38), inputs above 88 return exp(88).
  */
 public final class VectorOps {
-    private static final VectorSpecies<Float> S = Simd.FLOAT;
-    private static final int L = S.length();
 
     /** Number of partial sums of the canonical reduction order. */
     public static final int PARTIALS = 16;
@@ -69,33 +62,9 @@ public final class VectorOps {
     /** dst[i] = exp((src[i] − shift)·scale) for i in [0, n), with {@link #exp(float)}'s bits. */
     public static void expAffine(float[] src, int srcOff, float[] dst, int dstOff, int n, float shift, float scale) {
         if (Simd.ENABLED) {
-            expAffineVector(src, srcOff, dst, dstOff, n, shift, scale);
+            VectorOpsPanama.expAffineVector(src, srcOff, dst, dstOff, n, shift, scale);
         } else {
             expAffineScalar(src, srcOff, dst, dstOff, n, shift, scale);
-        }
-    }
-
-    static void expAffineVector(float[] src, int srcOff, float[] dst, int dstOff, int n, float shift, float scale) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector x = FloatVector.fromArray(S, src, srcOff + i).sub(shift).mul(scale);
-            VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_LO);
-            x = x.min(EXP_HI);
-            FloatVector nv = x.fma(LOG2E, MAGIC).sub(MAGIC);
-            FloatVector r = nv.fma(FloatVector.broadcast(S, -LN2_HI), x);
-            r = nv.fma(FloatVector.broadcast(S, -LN2_LO), r);
-            FloatVector p = FloatVector.broadcast(S, P0).fma(r, FloatVector.broadcast(S, P1));
-            p = p.fma(r, FloatVector.broadcast(S, P2));
-            p = p.fma(r, FloatVector.broadcast(S, P3));
-            p = p.fma(r, FloatVector.broadcast(S, P4));
-            p = p.fma(r, FloatVector.broadcast(S, P5));
-            FloatVector y = p.fma(r.mul(r), r.add(1f));
-            IntVector bits = ((IntVector) nv.convert(VectorOperators.F2I, 0))
-                    .add(127).lanewise(VectorOperators.LSHL, 23);
-            y.mul(bits.reinterpretAsFloats()).blend(0f, under).intoArray(dst, dstOff + i);
-        }
-        for (; i < n; i++) {
-            dst[dstOff + i] = exp((src[srcOff + i] - shift) * scale);
         }
     }
 
@@ -107,46 +76,7 @@ public final class VectorOps {
 
     /** Σ x[i] over [0, n) in the canonical order. */
     public static float sum(float[] x, int off, int n) {
-        return Simd.ENABLED ? sumVector(x, off, n) : sumScalar(x, off, n);
-    }
-
-    static float sumVector(float[] x, int off, int n) {
-        FloatVector acc0 = FloatVector.zero(S);
-        FloatVector acc1 = FloatVector.zero(S);
-        FloatVector acc2 = FloatVector.zero(S);
-        FloatVector acc3 = FloatVector.zero(S);
-        int bound = n - n % PARTIALS;
-        for (int i = 0; i < bound; i += PARTIALS) {
-            acc0 = acc0.add(FloatVector.fromArray(S, x, off + i));
-            if (L < 16) {
-                acc1 = acc1.add(FloatVector.fromArray(S, x, off + i + L));
-            }
-            if (L < 8) {
-                acc2 = acc2.add(FloatVector.fromArray(S, x, off + i + 2 * L));
-                acc3 = acc3.add(FloatVector.fromArray(S, x, off + i + 3 * L));
-            }
-        }
-        float s = 0f;
-        for (int l = 0; l < L; l++) {
-            s += acc0.lane(l);
-        }
-        if (L < 16) {
-            for (int l = 0; l < L; l++) {
-                s += acc1.lane(l);
-            }
-        }
-        if (L < 8) {
-            for (int l = 0; l < L; l++) {
-                s += acc2.lane(l);
-            }
-            for (int l = 0; l < L; l++) {
-                s += acc3.lane(l);
-            }
-        }
-        for (int i = bound; i < n; i++) {
-            s += x[off + i];
-        }
-        return s;
+        return Simd.ENABLED ? VectorOpsPanama.sumVector(x, off, n) : sumScalar(x, off, n);
     }
 
     static float sumScalar(float[] x, int off, int n) {
@@ -171,25 +101,7 @@ public final class VectorOps {
 
     /** Largest element of x[off, off + n), n ≥ 1 (NaN if any element is NaN, as Math.max). */
     public static float max(float[] x, int off, int n) {
-        return Simd.ENABLED ? maxVector(x, off, n) : maxScalar(x, off, n);
-    }
-
-    static float maxVector(float[] x, int off, int n) {
-        float m = Float.NEGATIVE_INFINITY;
-        int i = 0;
-        int bound = S.loopBound(n);
-        if (bound > 0) {
-            FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (; i < bound; i += L) {
-                mv = mv.max(FloatVector.fromArray(S, x, off + i));
-            }
-            // MAX is exact, commutative and associative (NaN wins, +0 > -0), so the order is free.
-            m = mv.reduceLanes(VectorOperators.MAX);
-        }
-        for (; i < n; i++) {
-            m = Math.max(m, x[off + i]);
-        }
-        return m;
+        return Simd.ENABLED ? VectorOpsPanama.maxVector(x, off, n) : maxScalar(x, off, n);
     }
 
     static float maxScalar(float[] x, int off, int n) {
@@ -202,12 +114,7 @@ public final class VectorOps {
 
     /** x[i] *= a for i in [0, n). */
     public static void scale(float[] x, int off, int n, float a) {
-        int i = 0;
-        if (Simd.ENABLED) {
-            for (int bound = S.loopBound(n); i < bound; i += L) {
-                FloatVector.fromArray(S, x, off + i).mul(a).intoArray(x, off + i);
-            }
-        }
+        int i = Simd.ENABLED ? VectorOpsPanama.scaleVector(x, off, n, a) : 0;
         for (; i < n; i++) {
             x[off + i] *= a;
         }
@@ -216,7 +123,7 @@ public final class VectorOps {
     /** out[i] = a[i] + b[i] for i in [0, n); {@code out} may alias {@code a} or {@code b}. */
     public static void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
         if (Simd.ENABLED) {
-            addVector(a, aOff, b, bOff, out, outOff, n);
+            VectorOpsPanama.addVector(a, aOff, b, bOff, out, outOff, n);
         } else {
             addScalar(a, aOff, b, bOff, out, outOff, n);
         }
@@ -262,17 +169,6 @@ public final class VectorOps {
         }
     }
 
-    static void addVector(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector.fromArray(S, a, aOff + i).add(FloatVector.fromArray(S, b, bOff + i))
-                    .intoArray(out, outOff + i);
-        }
-        for (; i < n; i++) {
-            out[outOff + i] = a[aOff + i] + b[bOff + i];
-        }
-    }
-
     static void addScalar(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
         for (int i = 0; i < n; i++) {
             out[outOff + i] = a[aOff + i] + b[bOff + i];
@@ -281,53 +177,12 @@ public final class VectorOps {
 
     /** Σ x[i]² over [0, n) in the canonical order. */
     public static float sumSquares(float[] x, int off, int n) {
-        return Simd.ENABLED ? dotVector(x, off, x, off, n) : dotScalar(x, off, x, off, n);
+        return Simd.ENABLED ? VectorOpsPanama.dotVector(x, off, x, off, n) : dotScalar(x, off, x, off, n);
     }
 
     /** Σ a[i]·b[i] over [0, n) in the canonical order. */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        return Simd.ENABLED ? dotVector(a, aOff, b, bOff, n) : dotScalar(a, aOff, b, bOff, n);
-    }
-
-    static float dotVector(float[] a, int aOff, float[] b, int bOff, int n) {
-        FloatVector acc0 = FloatVector.zero(S);
-        FloatVector acc1 = FloatVector.zero(S);
-        FloatVector acc2 = FloatVector.zero(S);
-        FloatVector acc3 = FloatVector.zero(S);
-        int bound = n - n % PARTIALS;
-        for (int i = 0; i < bound; i += PARTIALS) {
-            acc0 = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc0);
-            if (L < 16) {
-                acc1 = FloatVector.fromArray(S, a, aOff + i + L).fma(FloatVector.fromArray(S, b, bOff + i + L), acc1);
-            }
-            if (L < 8) {
-                acc2 = FloatVector.fromArray(S, a, aOff + i + 2 * L)
-                        .fma(FloatVector.fromArray(S, b, bOff + i + 2 * L), acc2);
-                acc3 = FloatVector.fromArray(S, a, aOff + i + 3 * L)
-                        .fma(FloatVector.fromArray(S, b, bOff + i + 3 * L), acc3);
-            }
-        }
-        float s = 0f;
-        for (int l = 0; l < L; l++) {
-            s += acc0.lane(l);
-        }
-        if (L < 16) {
-            for (int l = 0; l < L; l++) {
-                s += acc1.lane(l);
-            }
-        }
-        if (L < 8) {
-            for (int l = 0; l < L; l++) {
-                s += acc2.lane(l);
-            }
-            for (int l = 0; l < L; l++) {
-                s += acc3.lane(l);
-            }
-        }
-        for (int i = bound; i < n; i++) {
-            s = Math.fma(a[aOff + i], b[bOff + i], s);
-        }
-        return s;
+        return Simd.ENABLED ? VectorOpsPanama.dotVector(a, aOff, b, bOff, n) : dotScalar(a, aOff, b, bOff, n);
     }
 
     static float dotScalar(float[] a, int aOff, float[] b, int bOff, int n) {

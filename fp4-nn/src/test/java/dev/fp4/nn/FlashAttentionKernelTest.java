@@ -34,7 +34,7 @@ class FlashAttentionKernelTest {
         float[] s1 = new float[rows * lds];
         float[] s2 = new float[rows * lds];
         FlashAttention.scoresScalar(a, 2, d + 1, rows, bt, 1, cols + 2, cols, d, limit, s1, lds);
-        FlashAttention.scoresVector(a, 2, d + 1, rows, bt, 1, cols + 2, cols, d, limit, s2, lds);
+        FlashAttentionPanama.scoresVector(a, 2, d + 1, rows, bt, 1, cols + 2, cols, d, limit, s2, lds);
         for (int row = 0; row < rows; row++) {
             assertBits(s1, s2, row * lds, row * lds + Math.min(cols, row + limit), "scores row " + row);
         }
@@ -50,7 +50,7 @@ class FlashAttentionKernelTest {
             float[] o1 = KernelTwinTest.data(d + 3, kind, r.nextLong());
             float[] o2 = o1.clone();
             FlashAttention.accumulateScalar(p, 1, pStride, n, v, 2, d + 2, d, o1, 2);
-            FlashAttention.accumulateVector(p, 1, pStride, n, v, 2, d + 2, d, o2, 2);
+            FlashAttentionPanama.accumulateVector(p, 1, pStride, n, v, 2, d + 2, d, o2, 2);
             assertBits(o1, o2, 0, o1.length, "accumulate " + kind);
         }
     }
@@ -68,7 +68,7 @@ class FlashAttentionKernelTest {
             float[] o2 = o1.clone();
             float[] o3 = o1.clone();
             FlashAttention.accumulate4(p, 1, pK, pI, lo, dLo, hi, dHi, v, 1, d + 1, d, o1, 1, d + 2, false);
-            FlashAttention.accumulate4Vector(p, 1, pK, pI, lo, dLo, hi, dHi, v, 1, d + 1, d, o2, 1, d + 2);
+            FlashAttentionPanama.accumulate4Vector(p, 1, pK, pI, lo, dLo, hi, dHi, v, 1, d + 1, d, o2, 1, d + 2);
             for (int k = 0; k < 4; k++) {
                 int from = lo + k * dLo;
                 int to = hi + k * dHi;
@@ -95,14 +95,14 @@ class FlashAttentionKernelTest {
                 float[] e1 = s.clone();
                 float[] e2 = s.clone();
                 FlashAttention.expShiftedScalar(e1, 1, n, sh[0], sh[1]);
-                FlashAttention.expShiftedVector(e2, 1, n, sh[0], sh[1]);
+                FlashAttentionPanama.expShiftedVector(e2, 1, n, sh[0], sh[1]);
                 assertBits(e1, e2, 0, e1.length, "expShifted " + kind);
                 float[] p1 = s.clone();
                 float[] p2 = s.clone();
                 float[] d1 = dp.clone();
                 float[] d2 = dp.clone();
                 FlashAttention.probsAndGradScalar(p1, d1, 2, n - 1, sh[0], sh[1], 0.75f);
-                FlashAttention.probsAndGradVector(p2, d2, 2, n - 1, sh[0], sh[1], 0.75f);
+                FlashAttentionPanama.probsAndGradVector(p2, d2, 2, n - 1, sh[0], sh[1], 0.75f);
                 assertBits(p1, p2, 0, p1.length, "probs " + kind);
                 assertBits(d1, d2, 0, d1.length, "dS " + kind);
             }

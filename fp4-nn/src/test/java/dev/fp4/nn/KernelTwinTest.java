@@ -61,10 +61,10 @@ class KernelTwinTest {
     void reductions(int n, String kind) {
         float[] a = data(n, kind, 1);
         float[] b = data(n, kind, 2);
-        assertBits(VectorOps.dotScalar(a, 2, b, 3, n), VectorOps.dotVector(a, 2, b, 3, n), "dot");
-        assertBits(VectorOps.dotScalar(a, 1, a, 1, n), VectorOps.dotVector(a, 1, a, 1, n), "sumSquares");
-        assertBits(VectorOps.sumScalar(a, 4, n), VectorOps.sumVector(a, 4, n), "sum");
-        assertBits(VectorOps.maxScalar(a, 1, n), VectorOps.maxVector(a, 1, n), "max");
+        assertBits(VectorOps.dotScalar(a, 2, b, 3, n), VectorOpsPanama.dotVector(a, 2, b, 3, n), "dot");
+        assertBits(VectorOps.dotScalar(a, 1, a, 1, n), VectorOpsPanama.dotVector(a, 1, a, 1, n), "sumSquares");
+        assertBits(VectorOps.sumScalar(a, 4, n), VectorOpsPanama.sumVector(a, 4, n), "sum");
+        assertBits(VectorOps.maxScalar(a, 1, n), VectorOpsPanama.maxVector(a, 1, n), "max");
     }
 
     @ParameterizedTest
@@ -75,11 +75,11 @@ class KernelTwinTest {
         float[] s = new float[n + 2];
         float[] v = new float[n + 2];
         VectorOps.addScalar(a, 1, b, 2, s, 2, n);
-        VectorOps.addVector(a, 1, b, 2, v, 2, n);
+        VectorOpsPanama.addVector(a, 1, b, 2, v, 2, n);
         assertBits(s, v, "add");
         for (float[] sh : new float[][] {{0f, 1f}, {0f, -1f}, {2.5f, 0.125f}, {-3f, 7f}}) {
             VectorOps.expAffineScalar(a, 3, s, 1, n, sh[0], sh[1]);
-            VectorOps.expAffineVector(a, 3, v, 1, n, sh[0], sh[1]);
+            VectorOpsPanama.expAffineVector(a, 3, v, 1, n, sh[0], sh[1]);
             assertBits(s, v, "exp shift " + sh[0] + " scale " + sh[1]);
         }
         float[] g = data(n, kind, 5);
@@ -90,7 +90,7 @@ class KernelTwinTest {
         VectorOps.expAffineScalar(g, 1, hs, 0, n, 0f, -1f);
         VectorOps.expAffineScalar(g, 1, hv, 0, n, 0f, -1f);
         SwiGLU.forwardScalar(g, 1, u, 2, hs, 0, n);
-        SwiGLU.forwardVector(g, 1, u, 2, hv, 0, n);
+        SwiGLUPanama.forwardVector(g, 1, u, 2, hv, 0, n);
         assertBits(hs, hv, "swiglu forward");
         float[] dh = data(n, kind, 7);
         float[] dgs = new float[n];
@@ -100,7 +100,7 @@ class KernelTwinTest {
         VectorOps.expAffineScalar(g, 1, dgs, 0, n, 0f, -1f);
         VectorOps.expAffineScalar(g, 1, dgv, 0, n, 0f, -1f);
         SwiGLU.backwardScalar(g, 1, u, 2, dh, 3, dgs, 0, dus, 0, n);
-        SwiGLU.backwardVector(g, 1, u, 2, dh, 3, dgv, 0, duv, 0, n);
+        SwiGLUPanama.backwardVector(g, 1, u, 2, dh, 3, dgv, 0, duv, 0, n);
         assertBits(dgs, dgv, "swiglu dg");
         assertBits(dus, duv, "swiglu du");
     }
@@ -115,7 +115,7 @@ class KernelTwinTest {
         float[] ys = new float[n];
         float[] yv = new float[n];
         RMSNorm.scaleScalar(x, 2, w, r, ys, 0, n);
-        RMSNorm.scaleVector(x, 2, w, r, yv, 0, n);
+        RMSNormPanama.scaleVector(x, 2, w, r, yv, 0, n);
         assertBits(ys, yv, "rmsnorm scale");
         for (boolean acc : new boolean[] {false, true}) {
             float[] dxs = data(n, "random", 11);
@@ -123,7 +123,7 @@ class KernelTwinTest {
             float[] dws = data(n, "random", 12);
             float[] dwv = dws.clone();
             RMSNorm.backwardRowScalar(x, 2, w, r, dy, 1, dxs, 3, dws, n, acc);
-            RMSNorm.backwardRowVector(x, 2, w, r, dy, 1, dxv, 3, dwv, n, acc);
+            RMSNormPanama.backwardRowVector(x, 2, w, r, dy, 1, dxv, 3, dwv, n, acc);
             assertBits(dxs, dxv, "rmsnorm dx acc=" + acc);
             assertBits(dws, dwv, "rmsnorm dw acc=" + acc);
         }
@@ -132,7 +132,7 @@ class KernelTwinTest {
         float[] dsv = new float[n + 1];
         float d = VectorOps.dotScalar(p, 0, dy, 1, n);
         Softmax.backwardScalar(p, 0, dy, 1, dss, 1, n, 0.3f, d);
-        Softmax.backwardVector(p, 0, dy, 1, dsv, 1, n, 0.3f, d);
+        SoftmaxPanama.backwardVector(p, 0, dy, 1, dsv, 1, n, 0.3f, d);
         assertBits(dss, dsv, "softmax backward");
     }
 
@@ -146,7 +146,7 @@ class KernelTwinTest {
             float[] xs = x.clone();
             float[] xv = x.clone();
             Rope.rotateScalar(xs, 1, c, s, 2, half, inverse);
-            Rope.rotateVector(xv, 1, c, s, 2, half, inverse);
+            RopePanama.rotateVector(xv, 1, c, s, 2, half, inverse);
             assertBits(xs, xv, "rope inverse=" + inverse);
         }
     }
@@ -184,7 +184,7 @@ class KernelTwinTest {
         a[17] = 1f;
         // partials: p0 = 1e8, p1 = 1, p2 = -1e8 → ((1e8 + 1) + -1e8) = 0 in FP32, then + 1 + 1.
         assertEquals(2f, VectorOps.dotScalar(a, 0, one, 0, 18));
-        assertEquals(2f, VectorOps.dotVector(a, 0, one, 0, 18));
-        assertArrayEquals(new float[] {2f}, new float[] {VectorOps.sumVector(a, 0, 18)});
+        assertEquals(2f, VectorOpsPanama.dotVector(a, 0, one, 0, 18));
+        assertArrayEquals(new float[] {2f}, new float[] {VectorOpsPanama.sumVector(a, 0, 18)});
     }
 }

@@ -1,5 +1,6 @@
 package dev.fp4.bench.jmh;
 
+import dev.fp4.core.simd.PanamaSimd;
 import dev.fp4.core.simd.Simd;
 import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.FloatVector;
@@ -41,7 +42,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 public class FmaCeilingBench {
 
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
+    private static final VectorSpecies<Float> F = PanamaSimd.FLOAT;
 
     /** Loop trips per call: 12 · 2^16 vector FMAs, long enough that the call overhead vanishes. */
     static final int STEPS = 1 << 16;

@@ -11,13 +11,13 @@ class FmaCeilingBenchTest {
     @Test
     void identityFmaKeepsTheStartingValues() {
         // acc = acc·1 + 0 keeps each accumulator at its start 0..11: the lane sum is 66 per lane.
-        assertEquals(66f * Simd.FLOAT.length(), FmaCeilingBench.fmaLoop(1f, 0f));
+        assertEquals(66f * Simd.FLOAT_LANES, FmaCeilingBench.fmaLoop(1f, 0f));
     }
 
     @Test
     void everyStepAddsOnceToEveryChain() {
         // acc = acc·1 + 2^-10, STEPS = 2^16 times, is exact: each accumulator grows by 64.
-        float expected = (66f + 12 * 64f) * Simd.FLOAT.length();
+        float expected = (66f + 12 * 64f) * Simd.FLOAT_LANES;
         assertEquals(expected, FmaCeilingBench.fmaLoop(1f, 0x1p-10f));
     }
 }

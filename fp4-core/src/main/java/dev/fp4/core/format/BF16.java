@@ -2,11 +2,6 @@ package dev.fp4.core.format;
 
 import dev.fp4.core.simd.Simd;
 import java.util.Objects;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * bfloat16: the upper 16 bits of an FP32 (sign, 8 exponent bits, 7 mantissa bits).
@@ -18,7 +13,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class BF16 {
 
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
 
     private BF16() {
     }
@@ -56,18 +50,7 @@ public final class BF16 {
             roundInPlaceScalar(x, off, len);
             return;
         }
-        int i = 0;
-        int bound = F.loopBound(len);
-        for (; i < bound; i += F.length()) {
-            IntVector b = FloatVector.fromArray(F, x, off + i).reinterpretAsInts();
-            VectorMask<Integer> nan = b.and(0x7FFFFFFF).compare(VectorOperators.GT, 0x7F800000);
-            IntVector rounded = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7FFF);
-            IntVector r = rounded.blend(b.or(0x00400000), nan).and(0xFFFF0000);
-            r.reinterpretAsFloats().intoArray(x, off + i);
-        }
-        for (; i < len; i++) {
-            x[off + i] = round(x[off + i]);
-        }
+        BF16Panama.roundInPlaceVector(x, off, len);
     }
 
     /** Scalar twin of {@link #roundInPlace}. */

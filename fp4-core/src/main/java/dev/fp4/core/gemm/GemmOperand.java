@@ -3,9 +3,6 @@ package dev.fp4.core.gemm;
 import dev.fp4.core.quant.Fp4Tensor;
 import dev.fp4.core.simd.Simd;
 import java.util.Arrays;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * One operand of the blocked GeMM seen as a logical matrix X[x, p] with an outer index x (a row of
@@ -14,8 +11,6 @@ import jdk.incubator.vector.VectorSpecies;
  * scale it contributes per outer index when its scale is constant along the reduction.
  */
 abstract class GemmOperand {
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
-    private static final int L = F.length();
 
     /** true: the reduction runs down the rows of the stored matrix (X[x, p] is element [p, x]). */
     boolean kMajor;
@@ -70,12 +65,11 @@ abstract class GemmOperand {
             return;
         }
         int t0 = 0;
-        if (Simd.ENABLED && width <= L) {
+        if (Simd.ENABLED && width <= Simd.FLOAT_LANES) {
             // One masked vector move per panel instead of width element copies (the same values).
-            VectorMask<Float> m = F.indexInRange(0, width);
-            for (int full = len - len % width; t0 < full; t0 += width, d += panelStride) {
-                FloatVector.fromArray(F, src, s + t0, m).intoArray(dst, d, m);
-            }
+            t0 = len - len % width;
+            GemmOperandPanama.spreadPanels(src, s, t0, dst, d, width, panelStride);
+            d += t0 / width * panelStride;
         }
         for (; t0 < len; t0 += width, d += panelStride) {
             int w = Math.min(width, len - t0);

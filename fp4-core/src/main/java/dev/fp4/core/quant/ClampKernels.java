@@ -1,11 +1,6 @@
 package dev.fp4.core.quant;
 
 import dev.fp4.core.simd.Simd;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Kernels of {@link OutlierClamp}: sortable keys for selection, a pivot count and a compaction
@@ -17,10 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code key = bits ^ ((bits >> 31) & 0x7FFFFFFF)}, an involution.
  */
 final class ClampKernels {
-
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
-    private static final VectorSpecies<Integer> I = Simd.INT;
-    private static final int EXP_MASK = 0x7F800000;
+    static final int EXP_MASK = 0x7F800000;
 
     private ClampKernels() {
     }
@@ -43,7 +35,7 @@ final class ClampKernels {
      * (then the keys from that vector on are unspecified).
      */
     static int toKeys(float[] x, int xOff, int len, int[] dst, int dOff) {
-        return Simd.ENABLED ? toKeysVector(x, xOff, len, dst, dOff) : toKeysScalar(x, xOff, len, dst, dOff);
+        return Simd.ENABLED ? ClampKernelsPanama.toKeysVector(x, xOff, len, dst, dOff) : toKeysScalar(x, xOff, len, dst, dOff);
     }
 
     static int toKeysScalar(float[] x, int xOff, int len, int[] dst, int dOff) {
@@ -55,23 +47,6 @@ final class ClampKernels {
             dst[dOff + i] = b ^ ((b >> 31) & 0x7FFFFFFF);
         }
         return -1;
-    }
-
-    static int toKeysVector(float[] x, int xOff, int len, int[] dst, int dOff) {
-        int step = F.length();
-        int bound = F.loopBound(len);
-        int i = 0;
-        for (; i < bound; i += step) {
-            IntVector b = FloatVector.fromArray(F, x, xOff + i).reinterpretAsInts();
-            VectorMask<Integer> bad = b.and(EXP_MASK).compare(VectorOperators.EQ, EXP_MASK);
-            if (bad.anyTrue()) {
-                return i + bad.firstTrue();
-            }
-            b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).and(0x7FFFFFFF))
-                    .intoArray(dst, dOff + i);
-        }
-        int tail = toKeysScalar(x, xOff + i, len - i, dst, dOff + i);
-        return tail < 0 ? -1 : i + tail;
     }
 
     /** Keys of a strided sequence x[xOff + i·stride] (a column); scalar (a gather gains nothing here). */
@@ -106,7 +81,7 @@ final class ClampKernels {
      * values), even for an empty band. Returns −1, or the first i whose x is not finite (then the state is unspecified).
      */
     static int bandPass(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
-        return Simd.ENABLED ? bandPassVector(x, xOff, len, buf, st, sOff) : bandPassScalar(x, xOff, len, buf, st, sOff);
+        return Simd.ENABLED ? ClampKernelsPanama.bandPassVector(x, xOff, len, buf, st, sOff) : bandPassScalar(x, xOff, len, buf, st, sOff);
     }
 
     static int bandPassScalar(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
@@ -114,7 +89,7 @@ final class ClampKernels {
     }
 
     /** The scalar pass over x[xOff + start, xOff + len), reporting bad indices relative to xOff. */
-    private static int bandPassScalarAt(float[] x, int xOff, int start, int len, int[] buf, int[] st, int sOff) {
+    static int bandPassScalarAt(float[] x, int xOff, int start, int len, int[] buf, int[] st, int sOff) {
         int a0 = st[sOff];
         int lo0 = st[sOff + 1];
         int width0 = st[sOff + 2];
@@ -153,65 +128,13 @@ final class ClampKernels {
         return -1;
     }
 
-    static int bandPassVector(float[] x, int xOff, int len, int[] buf, int[] st, int sOff) {
-        int step = F.length();
-        int bound = F.loopBound(len);
-        IntVector one = IntVector.broadcast(I, 1);
-        IntVector a0 = IntVector.broadcast(I, st[sOff]);
-        IntVector lo0 = IntVector.broadcast(I, st[sOff + 1]);
-        IntVector width0 = IntVector.broadcast(I, st[sOff + 2]);
-        IntVector a1 = IntVector.broadcast(I, st[sOff + 3]);
-        IntVector lo1 = IntVector.broadcast(I, st[sOff + 4]);
-        IntVector width1 = IntVector.broadcast(I, st[sOff + 5]);
-        IntVector below0 = IntVector.zero(I);
-        IntVector upTo0 = below0;
-        IntVector below1 = below0;
-        IntVector upTo1 = below0;
-        IntVector exp = below0;
-        int w0 = st[sOff + 10];
-        int w1 = st[sOff + 11];
-        int i = 0;
-        for (; i < bound; i += step) {
-            IntVector b = FloatVector.fromArray(F, x, xOff + i).reinterpretAsInts();
-            // Non-finite iff the exponent field is all ones: its maximum over the block tells.
-            exp = exp.max(b.and(EXP_MASK));
-            IntVector k = b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).and(0x7FFFFFFF));
-            below0 = below0.add(one, k.compare(VectorOperators.LT, a0));
-            upTo0 = upTo0.add(one, k.compare(VectorOperators.LT, lo0));
-            below1 = below1.add(one, k.compare(VectorOperators.LT, a1));
-            upTo1 = upTo1.add(one, k.compare(VectorOperators.LT, lo1));
-            VectorMask<Integer> in0 = k.sub(lo0).compare(VectorOperators.ULT, width0);
-            VectorMask<Integer> in1 = k.sub(lo1).compare(VectorOperators.ULT, width1);
-            // Unconditional compaction (faster than a branch here): the selected lanes first; the
-            // rest lands past the write position and is overwritten by the next store.
-            k.compress(in0).intoArray(buf, w0);
-            w0 += in0.trueCount();
-            k.compress(in1).intoArray(buf, w1);
-            w1 += in1.trueCount();
-        }
-        if (exp.reduceLanes(VectorOperators.MAX) == EXP_MASK) {
-            for (int j = 0; j < bound; j++) {
-                if ((Float.floatToRawIntBits(x[xOff + j]) & EXP_MASK) == EXP_MASK) {
-                    return j;
-                }
-            }
-        }
-        st[sOff + 6] += below0.reduceLanes(VectorOperators.ADD);
-        st[sOff + 7] += upTo0.reduceLanes(VectorOperators.ADD);
-        st[sOff + 8] += below1.reduceLanes(VectorOperators.ADD);
-        st[sOff + 9] += upTo1.reduceLanes(VectorOperators.ADD);
-        st[sOff + 10] = w0;
-        st[sOff + 11] = w1;
-        return bandPassScalarAt(x, xOff, i, len, buf, st, sOff);
-    }
-
     // ---- pivot count -----------------------------------------------------------------------------
 
     /**
      * Counts the keys in a[from, to) below and equal to {@code pivot}: returns (less &lt;&lt; 32) | equal.
      */
     static long countLessEqual(int[] a, int from, int to, int pivot) {
-        return Simd.ENABLED ? countLessEqualVector(a, from, to, pivot) : countLessEqualScalar(a, from, to, pivot);
+        return Simd.ENABLED ? ClampKernelsPanama.countLessEqualVector(a, from, to, pivot) : countLessEqualScalar(a, from, to, pivot);
     }
 
     static long countLessEqualScalar(int[] a, int from, int to, int pivot) {
@@ -223,25 +146,6 @@ final class ClampKernels {
             equal += v == pivot ? 1 : 0;
         }
         return ((long) less << 32) | equal;
-    }
-
-    static long countLessEqualVector(int[] a, int from, int to, int pivot) {
-        int step = I.length();
-        int bound = from + I.loopBound(to - from);
-        IntVector one = IntVector.broadcast(I, 1);
-        IntVector zero = IntVector.zero(I);
-        IntVector lessAcc = zero;
-        IntVector equalAcc = zero;
-        int i = from;
-        for (; i < bound; i += step) {
-            IntVector v = IntVector.fromArray(I, a, i);
-            lessAcc = lessAcc.add(one, v.compare(VectorOperators.LT, pivot));
-            equalAcc = equalAcc.add(one, v.compare(VectorOperators.EQ, pivot));
-        }
-        int less = lessAcc.reduceLanes(VectorOperators.ADD);
-        int equal = equalAcc.reduceLanes(VectorOperators.ADD);
-        long tail = countLessEqualScalar(a, i, to, pivot);
-        return ((long) (less + (int) (tail >>> 32)) << 32) | (equal + (int) tail);
     }
 
     // ---- compaction (the partition pass of selection) ----------------------------------------------
@@ -283,48 +187,7 @@ final class ClampKernels {
      */
     static int keepVector(int[] a, int from, int to, int p, boolean less) {
         // One loop per comparison: the Vector API intrinsifies only constant operators.
-        return less ? keepLessVector(a, from, to, p) : keepGreaterVector(a, from, to, p);
-    }
-
-    private static int keepLessVector(int[] a, int from, int to, int p) {
-        int step = I.length();
-        int bound = from + I.loopBound(to - from);
-        int w = from;
-        int i = from;
-        for (; i < bound; i += step) {
-            long bits = IntVector.fromArray(I, a, i).compare(VectorOperators.LT, p).toLong();
-            while (bits != 0) {
-                // w <= i + lane: writes land on positions already read; a[i + lane] is still original.
-                a[w++] = a[i + Long.numberOfTrailingZeros(bits)];
-                bits &= bits - 1;
-            }
-        }
-        for (; i < to; i++) {
-            int v = a[i];
-            a[w] = v;
-            w += v < p ? 1 : 0;
-        }
-        return w;
-    }
-
-    private static int keepGreaterVector(int[] a, int from, int to, int p) {
-        int step = I.length();
-        int bound = from + I.loopBound(to - from);
-        int w = from;
-        int i = from;
-        for (; i < bound; i += step) {
-            long bits = IntVector.fromArray(I, a, i).compare(VectorOperators.GT, p).toLong();
-            while (bits != 0) {
-                a[w++] = a[i + Long.numberOfTrailingZeros(bits)];
-                bits &= bits - 1;
-            }
-        }
-        for (; i < to; i++) {
-            int v = a[i];
-            a[w] = v;
-            w += v > p ? 1 : 0;
-        }
-        return w;
+        return less ? ClampKernelsPanama.keepLessVector(a, from, to, p) : ClampKernelsPanama.keepGreaterVector(a, from, to, p);
     }
 
     // ---- clamp with residual ---------------------------------------------------------------------
@@ -339,7 +202,7 @@ final class ClampKernels {
     static int clamp(float[] x, int xOff, float[] out, int oOff, int len, float lower, float upper,
                      int[] nzCol, float[] nzVal, int nzOff) {
         return Simd.ENABLED
-                ? clampVector(x, xOff, out, oOff, len, lower, upper, nzCol, nzVal, nzOff)
+                ? ClampKernelsPanama.clampVector(x, xOff, out, oOff, len, lower, upper, nzCol, nzVal, nzOff)
                 : clampScalar(x, xOff, out, oOff, len, lower, upper, nzCol, nzVal, nzOff);
     }
 
@@ -361,41 +224,8 @@ final class ClampKernels {
         return nz;
     }
 
-    static int clampVector(float[] x, int xOff, float[] out, int oOff, int len, float lower, float upper,
-                           int[] nzCol, float[] nzVal, int nzOff) {
-        int step = F.length();
-        int bound = F.loopBound(len);
-        FloatVector lo = FloatVector.broadcast(F, lower);
-        FloatVector hi = FloatVector.broadcast(F, upper);
-        int nz = 0;
-        int i = 0;
-        for (; i < bound; i += step) {
-            FloatVector v = FloatVector.fromArray(F, x, xOff + i);
-            VectorMask<Float> below = v.compare(VectorOperators.LT, lo);
-            VectorMask<Float> above = v.compare(VectorOperators.GT, hi);
-            VectorMask<Float> outside = below.or(above);
-            if (outside.anyTrue()) {
-                // Rare (a few % of elements): record the residuals with the scalar arithmetic, reading
-                // x before the store below may overwrite it.
-                long bits = outside.toLong();
-                while (bits != 0) {
-                    int lane = Long.numberOfTrailingZeros(bits);
-                    bits &= bits - 1;
-                    float xv = x[xOff + i + lane];
-                    if (nzCol != null) {
-                        nzCol[nzOff + nz] = i + lane;
-                        nzVal[nzOff + nz] = xv - (xv < lower ? lower : upper);
-                    }
-                    nz++;
-                }
-            }
-            v.blend(lo, below).blend(hi, above).intoArray(out, oOff + i);
-        }
-        return nz + clampScalarAt(x, xOff, out, oOff, i, len, lower, upper, nzCol, nzVal, nzOff + nz);
-    }
-
     /** The scalar loop from element {@code start}, recording columns relative to element 0. */
-    private static int clampScalarAt(float[] x, int xOff, float[] out, int oOff, int start, int len,
+    static int clampScalarAt(float[] x, int xOff, float[] out, int oOff, int start, int len,
                                      float lower, float upper, int[] nzCol, float[] nzVal, int nzOff) {
         int nz = 0;
         for (int i = start; i < len; i++) {
@@ -420,7 +250,7 @@ final class ClampKernels {
     static int clampBounds(float[] x, int xOff, float[] out, int oOff, int len, float[] lower, float[] upper,
                            int bOff, int[] nzCol, float[] nzVal, int nzOff) {
         return Simd.ENABLED
-                ? clampBoundsVector(x, xOff, out, oOff, len, lower, upper, bOff, nzCol, nzVal, nzOff)
+                ? ClampKernelsPanama.clampBoundsVector(x, xOff, out, oOff, len, lower, upper, bOff, nzCol, nzVal, nzOff)
                 : clampBoundsScalar(x, xOff, out, oOff, len, lower, upper, bOff, nzCol, nzVal, nzOff);
     }
 
@@ -429,7 +259,7 @@ final class ClampKernels {
         return clampBoundsScalarAt(x, xOff, out, oOff, 0, len, lower, upper, bOff, nzCol, nzVal, nzOff);
     }
 
-    private static int clampBoundsScalarAt(float[] x, int xOff, float[] out, int oOff, int start, int len,
+    static int clampBoundsScalarAt(float[] x, int xOff, float[] out, int oOff, int start, int len,
                                            float[] lower, float[] upper, int bOff, int[] nzCol,
                                            float[] nzVal, int nzOff) {
         int nz = 0;
@@ -448,37 +278,5 @@ final class ClampKernels {
             out[oOff + i] = c;
         }
         return nz;
-    }
-
-    static int clampBoundsVector(float[] x, int xOff, float[] out, int oOff, int len, float[] lower,
-                                 float[] upper, int bOff, int[] nzCol, float[] nzVal, int nzOff) {
-        int step = F.length();
-        int bound = F.loopBound(len);
-        int nz = 0;
-        int i = 0;
-        for (; i < bound; i += step) {
-            FloatVector v = FloatVector.fromArray(F, x, xOff + i);
-            FloatVector lo = FloatVector.fromArray(F, lower, bOff + i);
-            FloatVector hi = FloatVector.fromArray(F, upper, bOff + i);
-            VectorMask<Float> below = v.compare(VectorOperators.LT, lo);
-            VectorMask<Float> above = v.compare(VectorOperators.GT, hi);
-            VectorMask<Float> outside = below.or(above);
-            if (outside.anyTrue()) {
-                long bits = outside.toLong();
-                while (bits != 0) {
-                    int lane = Long.numberOfTrailingZeros(bits);
-                    bits &= bits - 1;
-                    float xv = x[xOff + i + lane];
-                    float l = lower[bOff + i + lane];
-                    if (nzCol != null) {
-                        nzCol[nzOff + nz] = i + lane;
-                        nzVal[nzOff + nz] = xv - (xv < l ? l : upper[bOff + i + lane]);
-                    }
-                    nz++;
-                }
-            }
-            v.blend(lo, below).blend(hi, above).intoArray(out, oOff + i);
-        }
-        return nz + clampBoundsScalarAt(x, xOff, out, oOff, i, len, lower, upper, bOff, nzCol, nzVal, nzOff + nz);
     }
 }

@@ -3,8 +3,6 @@ package dev.fp4.core.quant;
 import dev.fp4.core.simd.Simd;
 import java.util.Arrays;
 import java.util.Objects;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A sparse FP32 matrix [rows, cols] in compressed sparse row (CSR) form: the non-zeros of row r are
@@ -24,8 +22,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class CsrMatrix {
 
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
-    private static final int L = F.length();
 
     private int rows;
     private int cols;
@@ -330,23 +326,7 @@ public final class CsrMatrix {
      * runs one element's fma chain.
      */
     void multiplyTNVector(float[] b, int bOff, int n, float[] c, int cOff, int from, int to) {
-        int bound = from + F.loopBound(to - from);
-        for (int r = 0; r < rows; r++) {
-            int br = bOff + r * n;
-            for (int i = rowPtr[r]; i < rowPtr[r + 1]; i++) {
-                float v = values[i];
-                int cp = cOff + colIdx[i] * n;
-                FloatVector vv = FloatVector.broadcast(F, v);
-                int j = from;
-                for (; j < bound; j += L) {
-                    vv.fma(FloatVector.fromArray(F, b, br + j), FloatVector.fromArray(F, c, cp + j))
-                            .intoArray(c, cp + j);
-                }
-                for (; j < to; j++) {
-                    c[cp + j] = Math.fma(v, b[br + j], c[cp + j]);
-                }
-            }
-        }
+        CsrMatrixPanama.multiplyTNVector(rows, rowPtr, colIdx, values, b, bOff, n, c, cOff, from, to);
     }
 
     /** Scalar twin of {@link #multiplyTNVector}. */
@@ -431,59 +411,7 @@ public final class CsrMatrix {
     /** Vector kernel of {@link #multiplyNTTransposed} over rows [from, to): four vectors of chains per pass over a row's non-zeros. */
     void multiplyNTTransposedVector(float[] wt, int wtOff, int n, float[] c, int cOff, boolean accumulate,
                                     int from, int to) {
-        for (int r = from; r < to; r++) {
-            int start = rowPtr[r];
-            int end = rowPtr[r + 1];
-            int cr = cOff + r * n;
-            if (start == end) {
-                if (!accumulate) {
-                    Arrays.fill(c, cr, cr + n, 0f);
-                }
-                continue;
-            }
-            int j = 0;
-            for (; j + 4 * L <= n; j += 4 * L) {
-                FloatVector s0 = FloatVector.zero(F);
-                FloatVector s1 = FloatVector.zero(F);
-                FloatVector s2 = FloatVector.zero(F);
-                FloatVector s3 = FloatVector.zero(F);
-                for (int i = start; i < end; i++) {
-                    FloatVector v = FloatVector.broadcast(F, values[i]);
-                    int w = wtOff + colIdx[i] * n + j;
-                    s0 = v.fma(FloatVector.fromArray(F, wt, w), s0);
-                    s1 = v.fma(FloatVector.fromArray(F, wt, w + L), s1);
-                    s2 = v.fma(FloatVector.fromArray(F, wt, w + 2 * L), s2);
-                    s3 = v.fma(FloatVector.fromArray(F, wt, w + 3 * L), s3);
-                }
-                if (accumulate) {
-                    s0 = FloatVector.fromArray(F, c, cr + j).add(s0);
-                    s1 = FloatVector.fromArray(F, c, cr + j + L).add(s1);
-                    s2 = FloatVector.fromArray(F, c, cr + j + 2 * L).add(s2);
-                    s3 = FloatVector.fromArray(F, c, cr + j + 3 * L).add(s3);
-                }
-                s0.intoArray(c, cr + j);
-                s1.intoArray(c, cr + j + L);
-                s2.intoArray(c, cr + j + 2 * L);
-                s3.intoArray(c, cr + j + 3 * L);
-            }
-            for (; j + L <= n; j += L) {
-                FloatVector s0 = FloatVector.zero(F);
-                for (int i = start; i < end; i++) {
-                    s0 = FloatVector.broadcast(F, values[i]).fma(FloatVector.fromArray(F, wt, wtOff + colIdx[i] * n + j), s0);
-                }
-                if (accumulate) {
-                    s0 = FloatVector.fromArray(F, c, cr + j).add(s0);
-                }
-                s0.intoArray(c, cr + j);
-            }
-            for (; j < n; j++) {
-                float s = 0f;
-                for (int i = start; i < end; i++) {
-                    s = Math.fma(values[i], wt[wtOff + colIdx[i] * n + j], s);
-                }
-                c[cr + j] = accumulate ? c[cr + j] + s : s;
-            }
-        }
+        CsrMatrixPanama.multiplyNTTransposedVector(rowPtr, colIdx, values, wt, wtOff, n, c, cOff, accumulate, from, to);
     }
 
     /** Scalar twin of {@link #multiplyNTTransposedVector}. */

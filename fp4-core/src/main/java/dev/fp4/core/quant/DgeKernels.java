@@ -1,10 +1,6 @@
 package dev.fp4.core.quant;
 
 import dev.fp4.core.simd.Simd;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Kernel of {@link DifferentiableGradientEstimator#derivatives}: the distance t = |2u/δ − 1| of each
@@ -20,8 +16,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class DgeKernels {
 
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
-
     /** Starts of the official intervals; the first also takes x &lt; −6, the last ends at 6 (closed). */
     static final float[] LEFT = {-6f, -4f, -3f, -2f, -1.5f, -1f, -0.5f, 0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f};
 
@@ -34,7 +28,7 @@ final class DgeKernels {
     /** t[tOff+i] = distance of x[xOff+i] (see the class comment) for i in [0, n). */
     static void distances(float[] x, int xOff, float[] t, int tOff, int n) {
         if (Simd.ENABLED) {
-            distancesVector(x, xOff, t, tOff, n);
+            DgeKernelsPanama.distancesVector(x, xOff, t, tOff, n);
         } else {
             distancesScalar(x, xOff, t, tOff, n);
         }
@@ -58,46 +52,5 @@ final class DgeKernels {
                 + (v >= 4f ? 1 : 0);
         float u = v - LEFT[i];
         return Math.abs(2f * u * INV_DELTA[i] - 1f);
-    }
-
-    /**
-     * The vector twin: left and 1/δ start at the first interval's and each start at or below x
-     * overrides them (the starts ascend), so one compare and one or two blends per start.
-     */
-    static void distancesVector(float[] x, int xOff, float[] t, int tOff, int n) {
-        int j = 0;
-        int bound = F.loopBound(n);
-        for (; j < bound; j += F.length()) {
-            FloatVector v = FloatVector.fromArray(F, x, xOff + j);
-            FloatVector left = FloatVector.broadcast(F, -6f);
-            FloatVector inv = FloatVector.broadcast(F, 0.5f);
-            VectorMask<Float> m = v.compare(VectorOperators.GE, -4f);
-            left = left.blend(-4f, m);
-            inv = inv.blend(1f, m);
-            left = left.blend(-3f, v.compare(VectorOperators.GE, -3f));
-            m = v.compare(VectorOperators.GE, -2f);
-            left = left.blend(-2f, m);
-            inv = inv.blend(2f, m);
-            left = left.blend(-1.5f, v.compare(VectorOperators.GE, -1.5f));
-            left = left.blend(-1f, v.compare(VectorOperators.GE, -1f));
-            left = left.blend(-0.5f, v.compare(VectorOperators.GE, -0.5f));
-            left = left.blend(0f, v.compare(VectorOperators.GE, 0f));
-            left = left.blend(0.5f, v.compare(VectorOperators.GE, 0.5f));
-            left = left.blend(1f, v.compare(VectorOperators.GE, 1f));
-            left = left.blend(1.5f, v.compare(VectorOperators.GE, 1.5f));
-            m = v.compare(VectorOperators.GE, 2f);
-            left = left.blend(2f, m);
-            inv = inv.blend(1f, m);
-            left = left.blend(3f, v.compare(VectorOperators.GE, 3f));
-            m = v.compare(VectorOperators.GE, 4f);
-            left = left.blend(4f, m);
-            inv = inv.blend(0.5f, m);
-            FloatVector d = v.sub(left).mul(2f).mul(inv).sub(1f).abs();
-            d = d.blend(Float.NaN, v.compare(VectorOperators.LE, 6f).not()); // x > 6 or NaN
-            d.intoArray(t, tOff + j);
-        }
-        for (; j < n; j++) {
-            t[tOff + j] = distance(x[xOff + j]);
-        }
     }
 }

@@ -1,13 +1,6 @@
 package dev.fp4.core.quant;
 
 import dev.fp4.core.simd.Simd;
-import jdk.incubator.vector.DoubleVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.LongVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The Differentiable Gradient Estimator (DGE) of Wang et al. 2025, "Optimizing Large Language Model
@@ -57,10 +50,10 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
     private static final float[] DELTA = {2f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 1f, 1f, 2f};
 
     /** Elements per block of {@link #derivatives} (4 KB of distances, kept in L1 between the passes). */
-    private static final int BLOCK = 1024;
+    static final int BLOCK = 1024;
 
     /** Mantissa bits of t that index the table of centres (256 sub-intervals of each binade). */
-    private static final int INDEX_BITS = 8;
+    static final int INDEX_BITS = 8;
 
     /**
      * Half-width, in units of the last place of q's double, of the band around a rounding midpoint
@@ -71,44 +64,40 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
      */
     static final int GUARD = 1 << 16;
 
-    private static final VectorSpecies<Float> F = Simd.FLOAT;
-    private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
-    private static final VectorSpecies<Integer> I = Simd.INT;
     // The first D.length() lanes of an F vector: the floats one D vector widens or narrows. The
     // kernel stays on the one vector shape every other kernel uses: a second shape of FloatVector or
     // IntVector pollutes the receiver-type profiles of the Vector API's shared methods, after which
     // C2 may merge two vector classes at a call and box every vector of an unrelated kernel (seen:
     // QuantKernels.absMax allocating ~500 MB per step with one thread while this kernel used
     // half-width species).
-    private static final VectorMask<Float> LOW = VectorMask.fromLong(F, (1L << D.length()) - 1);
 
     /** Index scratch of {@link #derivativesVector}, one per thread (the estimator is shared). */
-    private static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[2 * BLOCK]);
+    static final ThreadLocal<int[]> INDEX = ThreadLocal.withInitial(() -> new int[2 * BLOCK]);
 
     // Bits of 1.0 and of a double's mantissa: the top INDEX_BITS bits of an FP32 mantissa (kept) and
     // the half-step below them (the centre of the sub-interval).
-    private static final long ONE = 0x3FF0_0000_0000_0000L;
-    private static final long MANTISSA = 0x000F_FFFF_FFFF_FFFFL;
-    private static final long CENTRE_MASK = (long) (0x7F_FFFF & -(1 << (23 - INDEX_BITS))) << 29;
-    private static final long CENTRE_BIT = 1L << (22 - INDEX_BITS + 29);
+    static final long ONE = 0x3FF0_0000_0000_0000L;
+    static final long MANTISSA = 0x000F_FFFF_FFFF_FFFFL;
+    static final long CENTRE_MASK = (long) (0x7F_FFFF & -(1 << (23 - INDEX_BITS))) << 29;
+    static final long CENTRE_BIT = 1L << (22 - INDEX_BITS + 29);
 
     private final float k;
     private final float clip;
-    private final int clipBits;
+    final int clipBits;
     private final double exponent;
 
     // Fast path tables for t = 2^(E−127)·m, m ∈ [1, 2), c_i = 1 + (i + ½)/256 the centre of m's
     // sub-interval i (its top 8 mantissa bits): t^e/k = scale[E] · centrePow[i] · (1 + r)^e with
     // r = (m − c_i)/c_i, |r| < 2^-9. Built once with StrictMath.pow (≤ 1 ulp each).
-    private final double[] scale = new double[256];          // 2^((E−127)·e)/k; NaN for E = 0 (0, subnormal) and 255 (∞, NaN)
-    private final double[] centrePow = new double[1 << INDEX_BITS]; // c_i^e
-    private final double[] centreInv = new double[1 << INDEX_BITS]; // 1/c_i
+    final double[] scale = new double[256];          // 2^((E−127)·e)/k; NaN for E = 0 (0, subnormal) and 255 (∞, NaN)
+    final double[] centrePow = new double[1 << INDEX_BITS]; // c_i^e
+    final double[] centreInv = new double[1 << INDEX_BITS]; // 1/c_i
     // (1 + r)^e = 1 + a1·r + … + a5·r^5 + O(r^6): binomial coefficients a_n = e(e−1)…(e−n+1)/n!.
-    private final double a1;
-    private final double a2;
-    private final double a3;
-    private final double a4;
-    private final double a5;
+    final double a1;
+    final double a2;
+    final double a3;
+    final double a4;
+    final double a5;
 
     /** The DGE with k = 5 and clip = 3 (the paper's setting). */
     public DifferentiableGradientEstimator() {
@@ -217,70 +206,12 @@ public final class DifferentiableGradientEstimator implements GradientEstimator 
         }
     }
 
-    /**
-     * Block by block (kept in L1): the distances go to dst ({@link DgeKernels#distancesVector}), their
-     * table indices to a per-thread int scratch (the gathers take their indices from an int[]), then
-     * {@link #approximate} and {@link #derivativeOfT}'s rounding run lanewise with the same operations
-     * in the same order, so q is the same double in every lane; a vector with any lane outside the
-     * safe range is redone element by element by {@link #derivativeOfT}.
-     */
+    /** {@link #derivatives} with the Vector API ({@link DifferentiableGradientEstimatorPanama}). */
     void derivativesVector(float[] x, int off, float[] dst, int dstOff, int n) {
-        int[] index = INDEX.get(); // [0, BLOCK): sub-interval i of the mantissa; [BLOCK, 2·BLOCK): biased exponent E
-        for (int b = 0; b < n; b += BLOCK) {
-            int len = Math.min(BLOCK, n - b);
-            int base = dstOff + b;
-            DgeKernels.distancesVector(x, off + b, dst, base, len);
-            int vb = F.loopBound(len);
-            for (int j = 0; j < vb; j += F.length()) {
-                IntVector bits = FloatVector.fromArray(F, dst, base + j).reinterpretAsInts();
-                bits.lanewise(VectorOperators.LSHR, 23 - INDEX_BITS).and((1 << INDEX_BITS) - 1).intoArray(index, j);
-                bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).intoArray(index, BLOCK + j);
-            }
-            derivativesOfTVector(dst, base, vb, index);
-            for (int p = base + vb; p < base + len; p++) {
-                dst[p] = derivativeOfT(dst[p]);
-            }
-        }
+        DifferentiableGradientEstimatorPanama.derivativesVector(this, x, off, dst, dstOff, n);
     }
 
-    /**
-     * The lanewise part of {@link #derivativesVector} for dst[base, base + vb) (vb a multiple of the
-     * lane count), the t's in dst and their table indices in {@code index}. A method of its own so
-     * that C2 compiles it with a full inlining budget: inside the larger loop the shape-changing
-     * conversions were once left as calls, which box every vector.
-     */
-    private void derivativesOfTVector(float[] dst, int base, int vb, int[] index) {
-        double[] sc = scale;
-        double[] cp = centrePow;
-        double[] ci = centreInv;
-        for (int j = 0; j < vb; j += D.length()) {
-            // t exactly as a double: its FP32 mantissa in the top 23 of the double's 52 bits.
-            LongVector tb = ((DoubleVector) FloatVector.fromArray(F, dst, base + j, LOW)
-                    .convertShape(VectorOperators.F2D, D, 0)).reinterpretAsLongs();
-            DoubleVector m = tb.and(MANTISSA).or(ONE).reinterpretAsDoubles();
-            DoubleVector c = tb.and(CENTRE_MASK).or(ONE | CENTRE_BIT).reinterpretAsDoubles();
-            DoubleVector r = m.sub(c).mul(DoubleVector.fromArray(D, ci, 0, index, j));
-            DoubleVector r2 = r.mul(r);
-            DoubleVector series = r2.fma(r2.fma(r.fma(a5, a4), r.fma(a3, a2)), r.mul(a1)).add(1.0);
-            LongVector q = DoubleVector.fromArray(D, sc, 0, index, BLOCK + j)
-                    .mul(DoubleVector.fromArray(D, cp, 0, index, j)).mul(series).reinterpretAsLongs();
-            LongVector biased = q.lanewise(VectorOperators.LSHR, 52);
-            VectorMask<Long> safe = biased.compare(VectorOperators.GE, 1023 - 126)
-                    .and(biased.compare(VectorOperators.LE, 1023 + 127))
-                    .and(q.and(0x1FFF_FFFFL).sub(0x1000_0000L).abs().compare(VectorOperators.GT, GUARD));
-            if (safe.allTrue()) {
-                // The min runs on the longs: both sides are bits of positive floats, so it equals the
-                // min of the ints (and of the floats).
-                ((IntVector) q.add(0x1000_0000L).lanewise(VectorOperators.LSHR, 29).sub((long) (1023 - 127) << 23)
-                        .min((long) clipBits).convertShape(VectorOperators.L2I, I, 0))
-                        .reinterpretAsFloats().intoArray(dst, base + j, LOW);
-            } else {
-                for (int p = base + j; p < base + j + D.length(); p++) {
-                    dst[p] = derivativeOfT(dst[p]);
-                }
-            }
-        }
-    }
+
 
     /**
      * min((float) (t^e / k), clip) with t^e/k as {@link StrictMath#pow}{@code (t, e) / k} in double, for

@@ -1,61 +1,64 @@
 package dev.fp4.core.simd;
 
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
-
 /**
- * The one place where the library chooses its vector width (after Lucene's
- * {@code PanamaVectorUtilSupport}).
+ * The one place where the library chooses how its kernels run (after Lucene's
+ * {@code VectorizationProvider}): with the JDK's incubating Vector API, through the
+ * {@code ...Panama} classes beside each kernel family, or with the scalar kernels they are held
+ * equal to bit for bit. This class itself names no Vector API type, so the library loads and runs
+ * without {@code jdk.incubator.vector}.
  *
- * <p>The width is the platform's preferred one unless the system property {@code fp4.vector.bits}
- * names another: {@code 512}, {@code 256}, {@code 128}, or {@code 0} for fully scalar code. A width
- * larger than the hardware's preferred width is clamped to it. Kernels read {@link #ENABLED} and the
- * species below as static finals, so the JIT folds the choice away; the property must therefore be
- * set before this class is initialised (on the command line). Tests run every kernel at each width.
+ * <p>The Vector API is used when the module {@code jdk.incubator.vector} is in the boot layer (the
+ * JVM was started with {@code --add-modules jdk.incubator.vector}) and the system property
+ * {@code fp4.vector.bits} does not say {@code 0}. The width is the platform's preferred one unless
+ * the property names another: {@code 512}, {@code 256} or {@code 128} (a width above the
+ * hardware's is clamped to it). Without the module the kernels run scalar, with the same results,
+ * and one warning says how to enable the vector kernels. Kernels read {@link #ENABLED} as a static
+ * final, so the JIT folds the choice away; the property must be set before this class is
+ * initialised (on the command line).
  */
 public final class Simd {
 
     /** Name of the system property that overrides the vector width in bits. */
     public static final String PROPERTY = "fp4.vector.bits";
 
-    /** Vector width in bits actually used; 0 when kernels run their scalar reference. */
+    /** Name of the module that holds the Vector API. */
+    public static final String MODULE = "jdk.incubator.vector";
+
+    /** Vector width in bits actually used; 0 when kernels run their scalar twins. */
     public static final int BITS;
 
-    /** {@code true} when kernels use the Vector API; {@code false} for the scalar reference. */
+    /** {@code true} when kernels use the Vector API; {@code false} for the scalar twins. */
     public static final boolean ENABLED;
 
-    /** Float species of {@link #BITS} width (the preferred species when scalar, unused then). */
-    public static final VectorSpecies<Float> FLOAT;
+    /** Float lanes of a vector of {@link #BITS} bits (0 when scalar). */
+    public static final int FLOAT_LANES;
 
-    /** Int species of the same width as {@link #FLOAT}. */
-    public static final VectorSpecies<Integer> INT;
-
-    /** Short species of the same width as {@link #FLOAT}. */
-    public static final VectorSpecies<Short> SHORT;
-
-    /** Byte species of the same width as {@link #FLOAT}. */
-    public static final VectorSpecies<Byte> BYTE;
+    /** Whether the Vector API module is in the boot layer. */
+    public static final boolean MODULE_PRESENT = ModuleLayer.boot().findModule(MODULE).isPresent();
 
     static {
-        int preferred = FloatVector.SPECIES_PREFERRED.vectorBitSize();
-        int bits = preferred;
+        int bits = -1;
         String requested = System.getProperty(PROPERTY);
         if (requested != null && !requested.isBlank()) {
             try {
                 bits = Integer.parseInt(requested.trim());
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(
-                        PROPERTY + " must be one of 512, 256, 128, 0; got '" + requested + "'", e);
+                throw new IllegalArgumentException(PROPERTY + " must be one of 512, 256, 128, 0; got '" + requested + "'", e);
             }
             if (bits != 0 && bits != 128 && bits != 256 && bits != 512) {
-                throw new IllegalArgumentException(
-                        PROPERTY + " must be one of 512, 256, 128, 0; got " + bits);
+                throw new IllegalArgumentException(PROPERTY + " must be one of 512, 256, 128, 0; got " + bits);
             }
-            bits = Math.min(bits, preferred);
+        }
+        if (!MODULE_PRESENT) {
+            if (bits != 0) {
+                System.getLogger(Simd.class.getName()).log(System.Logger.Level.WARNING, "the Vector API module " + MODULE
+                        + " is not enabled: fp4 runs its scalar kernels (the same results, slower); start the JVM with "
+                        + "--add-modules " + MODULE + " for the vector kernels");
+            }
+            bits = 0;
+        } else {
+            int preferred = PanamaProbe.preferredBits();
+            bits = bits < 0 ? preferred : Math.min(bits, preferred);
         }
         // Fewer than 4 float lanes buys nothing over scalar code.
         if (bits < 128) {
@@ -63,11 +66,7 @@ public final class Simd {
         }
         BITS = bits;
         ENABLED = bits != 0;
-        VectorShape shape = ENABLED ? VectorShape.forBitSize(bits) : VectorShape.preferredShape();
-        FLOAT = FloatVector.SPECIES_PREFERRED.withShape(shape);
-        INT = IntVector.SPECIES_PREFERRED.withShape(shape);
-        SHORT = ShortVector.SPECIES_PREFERRED.withShape(shape);
-        BYTE = ByteVector.SPECIES_PREFERRED.withShape(shape);
+        FLOAT_LANES = bits / 32;
     }
 
     private Simd() {
@@ -75,6 +74,7 @@ public final class Simd {
 
     /** A one-line description, for logs and benchmark headers. */
     public static String describe() {
-        return ENABLED ? "Vector API, " + BITS + "-bit (" + FLOAT.length() + " float lanes)" : "scalar";
+        return ENABLED ? "Vector API, " + BITS + "-bit (" + FLOAT_LANES + " float lanes)"
+                : MODULE_PRESENT ? "scalar" : "scalar (" + MODULE + " not enabled)";
     }
 }

@@ -62,7 +62,7 @@ class DgeKernelsTest {
         assertSameBits(a, b, x, 3, 2, n, "distances");
         if (Simd.ENABLED) {
             float[] c = new float[n + 2];
-            DgeKernels.distancesVector(x, 3, c, 2, n);
+            DgeKernelsPanama.distancesVector(x, 3, c, 2, n);
             assertSameBits(a, c, x, 3, 2, n, "distancesVector");
         }
     }

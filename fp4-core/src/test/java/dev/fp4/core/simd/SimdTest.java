@@ -12,10 +12,10 @@ class SimdTest {
     @Test
     void speciesAgreeOnWidth() {
         if (Simd.ENABLED) {
-            assertEquals(Simd.BITS, Simd.FLOAT.vectorBitSize());
-            assertEquals(Simd.BITS, Simd.INT.vectorBitSize());
-            assertEquals(Simd.FLOAT.length(), Simd.INT.length());
-            assertEquals(Simd.FLOAT.length() * 4, Simd.BYTE.length());
+            assertEquals(Simd.BITS, PanamaSimd.FLOAT.vectorBitSize());
+            assertEquals(Simd.BITS, PanamaSimd.INT.vectorBitSize());
+            assertEquals(Simd.FLOAT_LANES, PanamaSimd.INT.length());
+            assertEquals(Simd.FLOAT_LANES * 4, PanamaSimd.BYTE.length());
         } else {
             assertEquals(0, Simd.BITS);
         }
