@@ -4,7 +4,6 @@ import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.LlamaModel;
 import dev.fp4.nn.Parameter;
 import dev.fp4.nn.recipe.PrecisionRecipe;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -64,21 +63,9 @@ public final class LlamaTrainable implements TrainableModel {
         return recipe;
     }
 
-    /** The {@link LlamaConfig} fields, prefixed {@code model.}. */
+    /** The {@link LlamaConfig} fields, prefixed {@code model.} ({@link LlamaConfig#asMap()}). */
     @Override
     public Map<String, String> config() {
-        LlamaConfig c = model.config();
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("model.vocab", Integer.toString(c.vocab()));
-        m.put("model.dim", Integer.toString(c.dim()));
-        m.put("model.layers", Integer.toString(c.layers()));
-        m.put("model.heads", Integer.toString(c.heads()));
-        m.put("model.kv_heads", Integer.toString(c.kvHeads()));
-        m.put("model.ffn_dim", Integer.toString(c.ffnDim()));
-        m.put("model.max_seq", Integer.toString(c.maxSeq()));
-        m.put("model.tied_embeddings", Boolean.toString(c.tiedEmbeddings()));
-        m.put("model.norm_eps", Float.toString(c.normEps()));
-        m.put("model.rope_theta", Float.toString(c.ropeTheta()));
-        return m;
+        return model.config().asMap();
     }
 }
