@@ -5,6 +5,8 @@
 module dev.fp4.nn {
     requires transitive dev.fp4.core;
     requires org.slf4j;
+    requires jtokkit;
+    requires com.google.gson;
 
     exports dev.fp4.nn;
     exports dev.fp4.nn.recipe;
