@@ -199,6 +199,23 @@ public final class LlamaModel {
         return run(tokens, targets, batch, seq, false);
     }
 
+    /**
+     * As {@link #evaluate(int[], int[], int, int)}, also writing the loss of every position,
+     * {@code positionLoss[b·seq + i]} = −ln p(targets[b·seq + i]) in nats (the returned mean is
+     * their mean rounded to float).
+     *
+     * @throws IllegalArgumentException when positionLoss holds fewer than batch·seq elements
+     */
+    public float evaluate(int[] tokens, int[] targets, int batch, int seq, double[] positionLoss) {
+        if (positionLoss == null || positionLoss.length < (long) batch * seq) {
+            throw new IllegalArgumentException("positionLoss needs batch*seq = " + (long) batch * seq + " elements, got "
+                    + (positionLoss == null ? "null" : positionLoss.length));
+        }
+        float loss = evaluate(tokens, targets, batch, seq);
+        System.arraycopy(rowLoss, 0, positionLoss, 0, batch * seq);
+        return loss;
+    }
+
     private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {
         check(tokens, "tokens", batch, seq);
         check(targets, "targets", batch, seq);

@@ -16,6 +16,7 @@ import java.util.Objects;
 public final class LlamaTrainable implements TrainableModel {
     private final LlamaModel model;
     private final String recipe;
+    private double[] positionLoss = new double[0];
 
     /** Wraps a model. */
     public LlamaTrainable(LlamaModel model) {
@@ -51,6 +52,22 @@ public final class LlamaTrainable implements TrainableModel {
     @Override
     public float evaluate(int[] tokens, int[] targets, int batch, int seq) {
         return model.evaluate(tokens, targets, batch, seq);
+    }
+
+    /** One batched call; each row's mean of its per-position losses, summed in double. */
+    @Override
+    public void evaluateRows(int[] tokens, int[] targets, int batch, int seq, double[] rowLoss) {
+        if (positionLoss.length < batch * seq) {
+            positionLoss = new double[batch * seq];
+        }
+        model.evaluate(tokens, targets, batch, seq, positionLoss);
+        for (int b = 0; b < batch; b++) {
+            double sum = 0;
+            for (int i = 0; i < seq; i++) {
+                sum += positionLoss[b * seq + i];
+            }
+            rowLoss[b] = sum / seq;
+        }
     }
 
     @Override

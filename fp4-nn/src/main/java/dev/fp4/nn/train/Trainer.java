@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * last one written is the last good state;</li>
  * <li>clip the global gradient norm, AdamW step with the warm-up + cosine learning rate;</li>
  * <li>every evalInterval steps and after the last: the mean validation loss over evalBatches
- * fixed batches (the same windows every time); every checkpointInterval steps and at the end: a
+ * fixed batches (the same windows every time); once all steps are done, the loss over every
+ * window of the validation split ({@link #finalValidation()}); every checkpointInterval steps and at the end: a
  * checkpoint.</li>
  * </ol>
  *
@@ -67,6 +68,7 @@ public final class Trainer {
     private volatile boolean stopRequested;
     private long step;
     private Path lastCheckpoint;
+    private WindowLosses finalValidation;
 
     /**
      * @param checkpoints where to write checkpoints, or null for none
@@ -105,7 +107,7 @@ public final class Trainer {
         Map<String, String> cfg = new LinkedHashMap<>(model.config());
         cfg.putAll(config.asMap());
         return Checkpoint.capture(step, config.seed(), Map.of("train", trainSampler.position()), model.recipeName(), cfg, params,
-                optimizer.state(), Map.of("data", data.name()));
+                optimizer.state(), Map.of("data", data.name(), "tokenizer", data.tokenizer().name()));
     }
 
     /**
@@ -125,6 +127,11 @@ public final class Trainer {
             if (!e.getValue().equals(have)) {
                 throw new IllegalArgumentException("checkpoint " + e.getKey() + " = " + have + ", this run has " + e.getValue());
             }
+        }
+        String tokenizer = c.extra().getOrDefault("tokenizer", "byte");
+        if (!tokenizer.equals(data.tokenizer().name())) {
+            throw new IllegalArgumentException("checkpoint was trained with the " + tokenizer + " tokenizer, this run's data uses "
+                    + data.tokenizer().name());
         }
         Long pos = c.rngPositions().get("train");
         if (pos == null) {
@@ -172,6 +179,24 @@ public final class Trainer {
             }
         }
         return sum / config.evalBatches();
+    }
+
+    /**
+     * The model's losses on every window of a split ({@link WindowEvaluator}: non-overlapping
+     * windows of the run's sequence length, the last one partial), in batches of the run's batch size.
+     *
+     * @throws ArithmeticException when the model reports a non-finite loss
+     */
+    public WindowLosses evaluateSplit(Split split) {
+        return WindowEvaluator.evaluate(model, data.tokens(split), config.seq(), config.batch());
+    }
+
+    /**
+     * The evaluation over the whole validation split made when {@link #run} completed, or null
+     * (not completed, or the loss was not finite).
+     */
+    public WindowLosses finalValidation() {
+        return finalValidation;
     }
 
     private Path saveCheckpoint(TrainingListener listener) {
@@ -281,9 +306,23 @@ public final class Trainer {
                         (System.nanoTime() - t0) / 1e9, tokens);
             }
         }
+        finalValidation = evaluateFinal();
         saveCheckpoint(listener);
         return new TrainingResult(List.copyOf(records), step, TrainingResult.Status.COMPLETED, "completed " + step + " steps",
                 lastCheckpoint, (System.nanoTime() - t0) / 1e9, tokens);
+    }
+
+    /** The whole validation split at the end of a completed run (the periodic evaluations sample it). */
+    private WindowLosses evaluateFinal() {
+        try {
+            WindowLosses v = evaluateSplit(Split.VALIDATION);
+            LOG.info("step {}: loss over the whole validation split {} ({} windows, {} positions)", step, fmt(v.mean()), v.windows(),
+                    v.positions());
+            return v;
+        } catch (ArithmeticException e) {
+            LOG.warn("the validation loss over the whole split is not finite: {}", e.getMessage());
+            return null;
+        }
     }
 
     private TrainingResult stop(List<StepRecord> records, TrainingResult.Status status, String why, long t0, long tokens) {
