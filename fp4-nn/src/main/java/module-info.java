@@ -14,5 +14,6 @@ module dev.fp4.nn {
     exports dev.fp4.nn.data;
     exports dev.fp4.nn.checkpoint;
     exports dev.fp4.nn.train;
+    exports dev.fp4.nn.hf;
 
 }
