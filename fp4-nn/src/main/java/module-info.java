@@ -15,5 +15,6 @@ module dev.fp4.nn {
     exports dev.fp4.nn.checkpoint;
     exports dev.fp4.nn.train;
     exports dev.fp4.nn.hf;
+    exports dev.fp4.nn.generate;
 
 }
