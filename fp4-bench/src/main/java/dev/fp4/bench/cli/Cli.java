@@ -10,7 +10,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * The {@code fp4} command line: {@code train}, {@code compare}, {@code export}, {@code plot}, {@code jmh}, {@code bench-step}. Exit codes: 0 success,
+ * The {@code fp4} command line: {@code train}, {@code compare}, {@code generate}, {@code eval}, {@code export}, {@code plot},
+ * {@code jmh}, {@code bench-step}. Exit codes: 0 success,
  * 1 a run failed (I/O error, training stopped by the guard), 2 bad usage (unknown option, invalid
  * value, missing or unusable data file) with a one-line message on stderr.
  */
@@ -67,7 +68,7 @@ public final class Cli implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: train, compare, export, plot, jmh or bench-step");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: train, compare, generate, eval, export, plot, jmh or bench-step");
     }
 
     /** Parses and runs; returns the exit code. */
@@ -79,6 +80,8 @@ public final class Cli implements Runnable {
         cl.addSubcommand(new JmhCommand());
         cl.addSubcommand(new BenchStepCommand(root));
         cl.addSubcommand(new ExportCommand(root));
+        cl.addSubcommand(new GenerateCommand(root));
+        cl.addSubcommand(new EvalCommand(root));
         cl.addSubcommand(new PlotCommand(root));
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));

@@ -51,7 +51,7 @@ final class PlotCommand implements Callable<Integer> {
             runs.putAll(own);
         }
         List<RecipeRun> list = new ArrayList<>();
-        runs.forEach((r, records) -> list.add(new RecipeRun(r, records, TrainingResult.Status.COMPLETED, "", Double.NaN, Double.NaN)));
+        runs.forEach((r, records) -> list.add(new RecipeRun(r, records, TrainingResult.Status.COMPLETED, "", Double.NaN, Double.NaN, null)));
         Files.createDirectories(out);
         Reports.text(out.resolve("losses.csv"), Reports.csv(list));
         Reports.png(Reports.chart(list, title, Double.NaN), out.resolve("losses.png"));

@@ -1,6 +1,13 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.checkpoint.CheckpointDirectory;
+import dev.fp4.nn.checkpoint.CheckpointFormatException;
+import dev.fp4.nn.data.Tokenizer;
+import dev.fp4.nn.hf.HfLlama;
+import dev.fp4.nn.train.LlamaTrainable;
+import dev.fp4.nn.train.TrainableModel;
+import dev.fp4.nn.train.WindowLosses;
 import dev.fp4.nn.optim.MomentPrecision;
 import dev.fp4.nn.train.Trainer;
 import dev.fp4.nn.train.TrainingConfig;
@@ -11,6 +18,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -50,6 +58,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest valid checkpoint in --checkpoint-dir.")
     boolean resume;
 
+    @Option(names = "--init-from", paramLabel = "DIR", description = {"Start from the weights and shape of a Hugging Face LlamaForCausalLM directory",
+            "(config.json, model.safetensors; e.g. from 'fp4 export --format hf'): continued pre-training or fine-tuning.",
+            "--seq then sets only the training sequence length (at most the model's context)."})
+    Path initFrom;
+
     private final Cli root;
 
     TrainCommand(Cli root) {
@@ -67,12 +80,25 @@ final class TrainCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint-every must be >= 0, got " + checkpointEvery);
         }
         Runs.applyThreads(run);
-        int seq = Runs.seq(run, models);
+        HfLlama.Model init = initFrom == null ? null : initialModel();
+        LlamaConfig shape = init != null ? init.config() : Runs.shape(spec, run, models, Tokenizer.byName(run.tokenizer));
+        int seq = run.seq != null ? run.seq : shape.maxSeq();
+        if (seq > shape.maxSeq()) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--seq " + seq + " exceeds the model's context of " + shape.maxSeq());
+        }
         Runs.Data data = Runs.data(run, seq);
         TrainingConfig cfg = Runs.config(run, seq, accum, moments, checkpointEvery);
         Path dir = checkpointDir != null ? checkpointDir : Path.of("runs", "train", recipe);
         CheckpointDirectory ckpts = new CheckpointDirectory(dir, keep);
-        Trainer trainer = new Trainer(models.create(run.preset, recipe, run.seed), data.dataset(), cfg, ckpts);
+        TrainableModel model = models.create(shape, recipe, run.seed);
+        if (init != null) {
+            if (!(model instanceof LlamaTrainable lt)) {
+                throw new Cli.UsageException("--init-from needs a LLaMA model", null);
+            }
+            init.restore(lt.model().parameters());
+            root.err.println("initialised from " + initFrom);
+        }
+        Trainer trainer = new Trainer(model, data.dataset(), cfg, ckpts);
         if (resume) {
             if (!trainer.resumeLatest()) {
                 throw new Cli.UsageException("--resume: no valid checkpoint in " + dir, null);
@@ -81,8 +107,8 @@ final class TrainCommand implements Callable<Integer> {
         } else if (!ckpts.list().isEmpty()) {
             throw new Cli.UsageException(dir + " already holds checkpoints: pass --resume to continue, or another --checkpoint-dir", null);
         }
-        root.err.printf(Locale.ROOT, "training preset %s (%,d parameters), recipe %s, on %s%n", run.preset, models.parameterCount(run.preset),
-                recipe, data.description());
+        root.err.printf(Locale.ROOT, "training %s (%s), recipe %s, on %s%n", init != null ? initFrom : run.config != null ? run.config
+                : "preset " + run.preset, Runs.describe(shape), recipe, data.description());
         CountDownLatch done = new CountDownLatch(1);
         Runnable stop = stopAndAwait(trainer, done, root.err);
         Thread hook = new Thread(() -> {
@@ -102,8 +128,14 @@ final class TrainCommand implements Callable<Integer> {
             root.out.printf(Locale.ROOT, "%s: %s; final train loss %s, validation loss %s, %.0f tokens/s, checkpoint %s%n", recipe, r.message(),
                     r.records().isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.4f", r.records().get(r.records().size() - 1).trainLoss()),
                     last == null ? "n/a" : String.format(Locale.ROOT, "%.4f", last.valLoss()), r.tokensPerSecond(), r.lastCheckpoint());
-            if (Double.isFinite(data.entropyRate()) && last != null) {
-                root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), last.valLoss() - data.entropyRate());
+            WindowLosses full = trainer.finalValidation();
+            if (full != null) {
+                root.out.printf(Locale.ROOT, "validation loss over the whole split: %.4f nats per token (%,d windows, %,d positions)%n", full.mean(),
+                        full.windows(), full.positions());
+            }
+            double reported = full != null ? full.mean() : last != null ? last.valLoss() : Double.NaN;
+            if (Double.isFinite(data.entropyRate()) && Double.isFinite(reported)) {
+                root.out.printf(Locale.ROOT, "source entropy rate %.4f nats/byte: excess %.4f%n", data.entropyRate(), reported - data.entropyRate());
             }
             root.out.flush();
             return switch (r.status()) {
@@ -116,6 +148,33 @@ final class TrainCommand implements Callable<Integer> {
                 Runtime.getRuntime().removeShutdownHook(hook);
             }
         }
+    }
+
+    /** The --init-from directory, with its tokenizer taking the place of the default one. */
+    private HfLlama.Model initialModel() throws java.io.IOException {
+        CommandLine cl = spec.commandLine();
+        for (String o : new String[] {"--preset", "--config", "--dim", "--layers", "--heads", "--kv-heads", "--ffn"}) {
+            if (cl.getParseResult().hasMatchedOption(o)) {
+                throw new CommandLine.ParameterException(cl, "--init-from takes the model's shape from " + initFrom + "/config.json; drop " + o);
+            }
+        }
+        HfLlama.Model m;
+        try {
+            m = HfLlama.load(initFrom);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new Cli.UsageException("--init-from: file not found: " + e.getFile(), e);
+        } catch (IllegalArgumentException | CheckpointFormatException e) {
+            throw new Cli.UsageException("--init-from: " + e.getMessage(), e);
+        }
+        if (!cl.getParseResult().hasMatchedOption("--tokenizer") && m.tokenizer() != null) {
+            run.tokenizer = m.tokenizer();
+        }
+        Tokenizer t = Tokenizer.byName(run.tokenizer);
+        if (m.config().vocab() != t.vocabSize()) {
+            throw new Cli.UsageException("--init-from: the model's vocabulary is " + m.config().vocab() + " tokens, the " + t.name()
+                    + " tokenizer has " + t.vocabSize() + " (choose it with --tokenizer)", null);
+        }
+        return m;
     }
 
     /**

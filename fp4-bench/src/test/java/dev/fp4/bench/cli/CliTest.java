@@ -42,7 +42,7 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "compare", "jmh", "export", "plot", "bench-step"})
+    @ValueSource(strings = {"train", "compare", "generate", "eval", "jmh", "export", "plot", "bench-step"})
     void everyCommandHasHelp(String cmd) {
         Result r = run(cmd, "--help");
         assertEquals(0, r.code(), r.err());
@@ -51,7 +51,7 @@ class CliTest {
         if (cmd.equals("train") || cmd.equals("compare")) {
             // picocli formats descriptions with String.format: a bare '%' falls back to raw text with a warning
             String flat = r.out().replaceAll("\\s+", " ");
-            assertTrue(flat.contains("last 10% held out") && flat.contains("tiny or small"), r.out());
+            assertTrue(flat.contains("last 10% of the tokens held out") && flat.contains("tiny, small or medium"), r.out());
         }
     }
 
@@ -63,7 +63,14 @@ class CliTest {
             compare --recipes bf16,nope        | unknown recipe 'nope'; valid recipes: bf16, fp4-direct, fp4-dge-occ, fp4-modulewise
             compare --recipes bf16,bf16        | lists a recipe twice
             compare --preset huge              | unknown preset 'huge'; valid presets: tiny, small
-            compare --seq 999                  | exceeds the tiny preset's context of 16
+            compare --kv-heads 3               | invalid model shape: kvHeads 3 does not divide heads 1
+            compare --config c.json --preset tiny | give --preset or --config, not both
+            compare --tokenizer sp             | unknown tokenizer 'sp'; valid tokenizers: byte, gpt2
+            compare --tokenizer gpt2           | --tokenizer gpt2 needs --data FILE
+            generate                           | Missing required option: '--checkpoint=PATH'
+            generate --checkpoint none.st      | checkpoint not found: none.st
+            generate --checkpoint x --top-p 0  | top-p must be in (0, 1]
+            eval --checkpoint x                | Missing required option: '--data=FILE'
             train --recipe nope                | unknown recipe 'nope'
             train --moments fp9                | Invalid value for option '--moments'
             train --lr 0                       | --lr must be a positive number
@@ -104,8 +111,11 @@ class CliTest {
         byte[] png = Files.readAllBytes(out.resolve("losses.png"));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
         String md = Files.readString(out.resolve("summary.md"));
-        assertTrue(md.contains("| recipe | final train loss | final val loss | excess over entropy (val) |"), md);
+        assertTrue(md.contains("| recipe | final train loss | val loss (sampled) | val loss (whole split) | excess over entropy (val) |"
+                + " gap to bf16 [95% CI] |"), md);
         assertTrue(md.contains("| bf16 |") && md.contains("| fp4-direct |") && md.contains("+0.00%"), md);
+        // the fake model is the same under both names: the same windows give a gap of exactly 0
+        assertTrue(md.contains("+0.0000 [+0.0000, +0.0000]"), md);
         assertTrue(md.contains("nats per byte"), md);
         assertTrue(r.out().contains("wrote "), r.out());
         // identical model, data and seed under two recipe names → identical curves (determinism)

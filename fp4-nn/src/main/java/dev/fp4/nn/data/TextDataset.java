@@ -116,6 +116,11 @@ public final class TextDataset {
         return split == Split.TRAIN ? trainLen : tokens.length - trainLen;
     }
 
+    /** All tokens, both splits in order (a copy). */
+    public int[] tokens() {
+        return tokens.clone();
+    }
+
     /** The tokens of a split (a copy). */
     public int[] tokens(Split split) {
         int off = split == Split.TRAIN ? 0 : trainLen;
