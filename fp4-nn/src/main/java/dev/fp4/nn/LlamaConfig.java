@@ -67,7 +67,7 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
         return new LlamaConfig(256, 256, 4, 8, 8, 768, 256);
     }
 
-    /** dim 512, 8 layers, 8 heads, ffn 1376, seq 256, vocab 256 (about 25 M parameters). */
+    /** dim 512, 8 layers, 8 heads, ffn 1376, seq 256, vocab 256 (25.6 M parameters). */
     public static LlamaConfig medium() {
         return new LlamaConfig(256, 512, 8, 8, 8, 1376, 256);
     }
