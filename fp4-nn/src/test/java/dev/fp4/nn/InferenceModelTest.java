@@ -68,6 +68,34 @@ class InferenceModelTest {
         assertThrows(IllegalArgumentException.class, () -> im.forward(t, 0, 5, cache, new float[v], false));
     }
 
+    /** Generation's logits are the same bits with 1, 2 or 3 threads (rows and heads split, never a reduction). */
+    @Test
+    void logitsDoNotDependOnTheThreadCount() {
+        int saved = Parallel.threads();
+        try {
+            float[][] out = new float[3][];
+            for (int threads = 1; threads <= 3; threads++) {
+                Parallel.setThreads(threads);
+                InferenceModel im = InferenceModel.of(GQA, InferenceModelTest.tensors(model(GQA, 9)), Fp4Scheme.nvfp4());
+                int[] t = tokens(GQA.maxSeq(), GQA.vocab(), 10);
+                out[threads - 1] = new float[t.length * GQA.vocab()];
+                im.forward(t, 0, t.length, im.newCache(), out[threads - 1], true);
+            }
+            assertArrayEquals(out[0], out[1]);
+            assertArrayEquals(out[0], out[2]);
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    static Map<String, TensorData> tensors(LlamaModel m) {
+        Map<String, TensorData> t = new LinkedHashMap<>();
+        for (Parameter p : m.parameters()) {
+            t.put(p.name(), TensorData.ofFloats(p.data(), p.shape()));
+        }
+        return t;
+    }
+
     /** The same function as the training model: per-position cross-entropy within FP32 rounding. */
     @Test
     void matchesTheTrainingModelsFp32Loss() {
