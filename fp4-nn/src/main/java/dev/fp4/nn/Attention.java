@@ -17,7 +17,7 @@ import java.util.List;
  * sequence, no T×T probability matrix is stored; the backward recomputes the scores from each
  * row's saved log-sum-exp. q, k, v, o stay in the projections' row layout [batch·seq, heads·d].
  */
-public final class Attention {
+public final class Attention implements SequenceLayer {
     private final LlamaConfig config;
     private final Rope rope;
     private final Linear wq;
@@ -34,6 +34,9 @@ public final class Attention {
     private float[] lse = new float[0];
     private int batch;
     private int seq;
+
+    /** Scratch of the public {@link #backward(float[], float[])} (the model passes its shared one). */
+    private Workspace own;
 
     /** The block's name for messages ("layers.N.attention"). */
     private final String owner;
@@ -55,6 +58,35 @@ public final class Attention {
     /** The projections in the order wq, wk, wv, wo. */
     public List<Linear> linears() {
         return List.of(wq, wk, wv, wo);
+    }
+
+    @Override
+    public int inputWidth() {
+        return config.dim();
+    }
+
+    @Override
+    public int outputWidth() {
+        return config.dim();
+    }
+
+    /** The projections' weights, wq, wk, wv, wo. */
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(wq.weight(), wk.weight(), wv.weight(), wo.weight());
+    }
+
+    /**
+     * Backward from dy [batch·seq, dim] of the last forward: writes dx, adds the projections'
+     * gradients.
+     *
+     * @throws IllegalStateException when no forward came before
+     */
+    @Override
+    public void backward(float[] dy, float[] dx) {
+        Checks.backward(owner, batch * seq, config.dim(), dy, dx);
+        own = Workspace.ensure(own, config, batch, seq);
+        backward(dy, dx, own);
     }
 
     void ensure(int batch, int seq) {

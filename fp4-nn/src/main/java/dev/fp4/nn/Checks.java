@@ -21,6 +21,20 @@ final class Checks {
         }
     }
 
+    /**
+     * The arguments of a public backward: a forward came before ({@code rows} > 0), and dy and dx
+     * hold [rows, dim].
+     *
+     * @throws IllegalStateException when no forward came before
+     */
+    static void backward(String owner, int rows, int dim, float[] dy, float[] dx) {
+        if (rows <= 0) {
+            throw new IllegalStateException(owner + ": backward without a forward");
+        }
+        holds(owner, "dy", dy, rows, dim);
+        holds(owner, "dx", dx, rows, dim);
+    }
+
     /** rows > 0. */
     static void positiveRows(String owner, int rows) {
         if (rows <= 0) {

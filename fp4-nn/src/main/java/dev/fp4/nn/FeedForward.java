@@ -9,7 +9,7 @@ import java.util.function.IntConsumer;
  * SwiGLU feed-forward: y = W2 · (silu(W1·x) ⊙ W3·x), with W1 the gate, W3 the up and W2 the down
  * projection.
  */
-public final class FeedForward {
+public final class FeedForward implements SequenceLayer {
     private final LlamaConfig config;
     private final Linear w1;
     private final Linear w3;
@@ -22,6 +22,8 @@ public final class FeedForward {
     private final String owner;
     /** The workspace of the running backward (its dh, dg, du), for {@link #swigluBackward}. */
     private Workspace backwardWs;
+    /** Scratch of the public {@link #backward(float[], float[])} (the model passes its shared one). */
+    private Workspace own;
     // The SwiGLU loops over chunks of the rows·ffnDim elements, bound once: a capturing lambda
     // would allocate at every call.
     private final IntConsumer swigluForward = this::swigluForwardChunk;
@@ -68,6 +70,43 @@ public final class FeedForward {
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w2.forward(h, y, rows);
         StepProfile.lap(Phase.LINEAR, t);
+    }
+
+    @Override
+    public int inputWidth() {
+        return config.dim();
+    }
+
+    @Override
+    public int outputWidth() {
+        return config.dim();
+    }
+
+    /** The weights, in the order of {@link #linears()}. */
+    @Override
+    public List<Parameter> parameters() {
+        return linears().stream().map(Linear::weight).toList();
+    }
+
+    /** As {@link #forward(float[], float[], int)} with rows = batch·seq (the rows are independent). */
+    @Override
+    public void forward(float[] x, float[] y, int batch, int seq) {
+        if (batch <= 0 || seq <= 0) {
+            throw new IllegalArgumentException(owner + ": batch and seq must be positive, got batch " + batch + ", seq " + seq);
+        }
+        forward(x, y, Math.multiplyExact(batch, seq));
+    }
+
+    /**
+     * Backward from dy [rows, dim] of the last forward: writes dx, adds the weights' gradients.
+     *
+     * @throws IllegalStateException when no forward came before
+     */
+    @Override
+    public void backward(float[] dy, float[] dx) {
+        Checks.backward(owner, rows, config.dim(), dy, dx);
+        own = Workspace.ensure(own, config, 1, rows);
+        backward(dy, dx, own);
     }
 
     /** Writes the input gradient into dx; adds parameter gradients. */

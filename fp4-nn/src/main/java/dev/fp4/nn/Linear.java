@@ -11,6 +11,7 @@ import dev.fp4.nn.recipe.OperandFormat;
 import dev.fp4.nn.recipe.OutlierClamping;
 import dev.fp4.nn.recipe.Quantizer;
 import dev.fp4.nn.recipe.WeightGradientEstimator;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.IntConsumer;
 
@@ -44,7 +45,7 @@ import java.util.function.IntConsumer;
  * the GeMM operand buffers are shared by the layers of one model. After the first step of a shape
  * nothing is allocated.
  */
-public final class Linear {
+public final class Linear implements SequenceLayer {
     /** Below this many elements the FP4-only element-wise work stays on the calling thread. */
     static int parallelMin = 1 << 14; // tests lower it to run the split on small shapes
 
@@ -144,6 +145,38 @@ public final class Linear {
     /** Index of the transformer block, or -1 outside the blocks (LM head). */
     public int layer() {
         return layer;
+    }
+
+    /** Input features ({@link #in()}). */
+    @Override
+    public int inputWidth() {
+        return in();
+    }
+
+    @Override
+    public int outputWidth() {
+        return out();
+    }
+
+    /** The weight [out, in]. */
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(weight());
+    }
+
+    /** As {@link #forward(float[], float[], int)} with rows = batch·seq (the rows are independent). */
+    @Override
+    public void forward(float[] x, float[] y, int batch, int seq) {
+        if (batch <= 0 || seq <= 0) {
+            throw new IllegalArgumentException(weight().name() + ": batch and seq must be positive, got batch " + batch + ", seq " + seq);
+        }
+        forward(x, y, Math.multiplyExact(batch, seq));
+    }
+
+    /** As {@link #backward(float[], float[], boolean)}, writing dx (not accumulating). */
+    @Override
+    public void backward(float[] dy, float[] dx) {
+        backward(dy, dx, false);
     }
 
     /** Input features. */
@@ -551,7 +584,7 @@ public final class Linear {
             wScaled = scratch.wScaled;
             fwdB.scaledValues(weight.data(), 0, wScaled, 0);
             // Element-wise: split over the pool when there is more than one thread (same bits).
-            int chunks = Parallel.threads() == 1 || n < parallelMin ? 1 : 4 * Parallel.threads();
+            int chunks = dev.fp4.core.gemm.Gemm.threads() == 1 || n < parallelMin ? 1 : 4 * dev.fp4.core.gemm.Gemm.threads();
             if (chunks == 1) {
                 applyEstimator(est, fwdB, wScaled, d, target, grad, 0, n);
             } else {
@@ -571,7 +604,7 @@ public final class Linear {
             // piece walks all nnz elements, so one piece per thread: more would only repeat the walk
             // (with 8 pieces of 2 vectors it cost 3.5× the single-thread time in the profile).
             int grains = out / SPLIT_GRAIN;
-            int chunks = Math.min(chunks(residual.nnz(), grains), Parallel.threads());
+            int chunks = Math.min(chunks(residual.nnz(), grains), dev.fp4.core.gemm.Gemm.threads());
             if (chunks == 1) {
                 residual.multiplyTN(dy, 0, out, gT, 0, true);
             } else {
@@ -637,7 +670,7 @@ public final class Linear {
      * with one thread or below {@link #parallelMin}, else 4 per thread, at most {@code units}.
      */
     private static int chunks(int nnz, int units) {
-        return Parallel.threads() == 1 || nnz < parallelMin || units < 2 ? 1 : Math.min(units, 4 * Parallel.threads());
+        return dev.fp4.core.gemm.Gemm.threads() == 1 || nnz < parallelMin || units < 2 ? 1 : Math.min(units, 4 * dev.fp4.core.gemm.Gemm.threads());
     }
 
     /** grad[i] += dŴ[i] · f'(wScaled[i]) for i in [off, off + len); f' = 1 on zero-scale blocks of Ŵ. */
@@ -714,7 +747,7 @@ public final class Linear {
 
         void run(float[] src, int rows, int cols, float[] dst) {
             int tiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
-            int pieces = (long) rows * cols < parallelMin ? 1 : Math.min(tiles, Parallel.threads());
+            int pieces = (long) rows * cols < parallelMin ? 1 : Math.min(tiles, dev.fp4.core.gemm.Gemm.threads());
             if (pieces == 1) {
                 transposeRows(src, rows, cols, dst, 0, rows);
                 return;

@@ -1,7 +1,9 @@
 package dev.fp4.nn;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Shape of a LLaMA-style decoder.
@@ -66,7 +68,7 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
         return new LlamaConfig(256, 256, 4, 8, 8, 768, 256);
     }
 
-    /** 25.6 M parameters: dim 512, 8 layers, 8 heads, ffn 1376, seq 256, vocab 256. */
+    /** dim 512, 8 layers, 8 heads, ffn 1376, seq 256, vocab 256 (25.6 M parameters). */
     public static LlamaConfig medium() {
         return new LlamaConfig(256, 512, 8, 8, 8, 1376, 256);
     }
@@ -105,6 +107,78 @@ public record LlamaConfig(int vocab, int dim, int layers, int heads, int kvHeads
     /** A copy with tied or untied embeddings. */
     public LlamaConfig withTiedEmbeddings(boolean tied) {
         return new LlamaConfig(vocab, dim, layers, heads, kvHeads, ffnDim, maxSeq, tied, normEps, ropeTheta);
+    }
+
+    /**
+     * A copy with other sizes; each argument that is null keeps this configuration's value (the
+     * command line's {@code --vocab --dim --layers --heads --kv-heads --ffn --seq} over a preset).
+     * When {@code heads} changes and {@code kvHeads} is null, kvHeads follows heads (plain
+     * multi-head attention) if it equalled heads before.
+     *
+     * @throws IllegalArgumentException when the result is not a valid configuration
+     */
+    public LlamaConfig with(Integer vocab, Integer dim, Integer layers, Integer heads, Integer kvHeads, Integer ffnDim,
+                            Integer maxSeq) {
+        int h = heads != null ? heads : this.heads;
+        int kv = kvHeads != null ? kvHeads : (this.kvHeads == this.heads ? h : this.kvHeads);
+        return new LlamaConfig(vocab != null ? vocab : this.vocab, dim != null ? dim : this.dim, layers != null ? layers : this.layers,
+                h, kv, ffnDim != null ? ffnDim : this.ffnDim, maxSeq != null ? maxSeq : this.maxSeq, tiedEmbeddings, normEps,
+                ropeTheta);
+    }
+
+    /**
+     * The fields as strings under the keys checkpoints store ({@code model.vocab}, {@code model.dim},
+     * ...); {@link #fromMap} reads them back exactly (floats in their shortest round-trip form).
+     */
+    public Map<String, String> asMap() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("model.vocab", Integer.toString(vocab));
+        m.put("model.dim", Integer.toString(dim));
+        m.put("model.layers", Integer.toString(layers));
+        m.put("model.heads", Integer.toString(heads));
+        m.put("model.kv_heads", Integer.toString(kvHeads));
+        m.put("model.ffn_dim", Integer.toString(ffnDim));
+        m.put("model.max_seq", Integer.toString(maxSeq));
+        m.put("model.tied_embeddings", Boolean.toString(tiedEmbeddings));
+        m.put("model.norm_eps", Float.toString(normEps));
+        m.put("model.rope_theta", Float.toString(ropeTheta));
+        return m;
+    }
+
+    /**
+     * The configuration {@link #asMap} wrote (other keys are ignored).
+     *
+     * @throws IllegalArgumentException naming a missing or malformed key, or when the values do not
+     *                                  form a valid configuration
+     */
+    public static LlamaConfig fromMap(Map<String, String> m) {
+        return new LlamaConfig(intOf(m, "model.vocab"), intOf(m, "model.dim"), intOf(m, "model.layers"), intOf(m, "model.heads"),
+                intOf(m, "model.kv_heads"), intOf(m, "model.ffn_dim"), intOf(m, "model.max_seq"),
+                Boolean.parseBoolean(text(m, "model.tied_embeddings")), floatOf(m, "model.norm_eps"), floatOf(m, "model.rope_theta"));
+    }
+
+    private static String text(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("model configuration has no " + key + " (not a LLaMA model's configuration)");
+        }
+        return v;
+    }
+
+    private static int intOf(Map<String, String> m, String key) {
+        try {
+            return Integer.parseInt(text(m, key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " = \"" + m.get(key) + "\" is not an integer", e);
+        }
+    }
+
+    private static float floatOf(Map<String, String> m, String key) {
+        try {
+            return Float.parseFloat(text(m, key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " = \"" + m.get(key) + "\" is not a number", e);
+        }
     }
 
     /** Number of trainable scalars. */

@@ -222,36 +222,20 @@ public final class LlamaModel {
     }
 
     /**
-     * The logits [batch·seq, vocab] of the full forward under the current recipe, row (b, t) after
-     * tokens[b, 0..t] (a copy; nothing is kept for a backward).
+     * As {@link #evaluate(int[], int[], int, int)}, also writing the loss of every position,
+     * {@code positionLoss[b·seq + i]} = −ln p(targets[b·seq + i]) in nats (the returned mean is
+     * their mean rounded to float).
      *
-     * @throws IllegalArgumentException for bad ids or shapes
-     * @throws ArithmeticException      for a non-finite value in the forward pass
+     * @throws IllegalArgumentException when positionLoss holds fewer than batch·seq elements
      */
-    public float[] logits(int[] tokens, int batch, int seq) {
-        backwardReady = false;
-        run(tokens, null, batch, seq, false);
-        return java.util.Arrays.copyOf(logits, batch * seq * config.vocab());
-    }
-
-    /** The rotary tables every block shares. */
-    Rope rope() {
-        return rope;
-    }
-
-    /** The final norm. */
-    RMSNorm finalNorm() {
-        return finalNorm;
-    }
-
-    /** The LM head (over the embedding table when tied). */
-    Linear lmHead() {
-        return lmHead;
-    }
-
-    /** The token embedding. */
-    Embedding embedding() {
-        return embedding;
+    public float evaluate(int[] tokens, int[] targets, int batch, int seq, double[] positionLoss) {
+        if (positionLoss == null || positionLoss.length < (long) batch * seq) {
+            throw new IllegalArgumentException("positionLoss needs batch*seq = " + (long) batch * seq + " elements, got "
+                    + (positionLoss == null ? "null" : positionLoss.length));
+        }
+        float loss = evaluate(tokens, targets, batch, seq);
+        System.arraycopy(rowLoss, 0, positionLoss, 0, batch * seq);
+        return loss;
     }
 
     private float run(int[] tokens, int[] targets, int batch, int seq, boolean training) {

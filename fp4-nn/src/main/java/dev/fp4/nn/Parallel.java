@@ -12,29 +12,12 @@ import java.util.function.IntConsumer;
  * is ever split across items whose partial results would be combined in a thread-dependent order.
  * Results are therefore the same bit for bit for every thread count.
  *
- * <p><b>Threads.</b> The layers share the GeMM engine's threads; their initial number is read from
- * the system property {@value #PROPERTY} (default: all available processors).
+ * <p><b>Threads.</b> The layers share the GeMM engine's threads: the one setting is
+ * {@link Gemm#setThreads} (initially the system property {@value Gemm#PROPERTY}, default all
+ * available processors).
  */
-public final class Parallel {
-    /** System property naming the initial number of threads (a positive integer). */
-    public static final String PROPERTY = Gemm.PROPERTY;
-
+final class Parallel {
     private Parallel() {
-    }
-
-    /** Number of threads the loops are spread over (1: everything runs on the caller). */
-    public static int threads() {
-        return Gemm.threads();
-    }
-
-    /**
-     * Sets the number of threads of later loops and GeMMs (the same threads serve both). Results do not
-     * depend on this setting.
-     *
-     * @throws IllegalArgumentException if {@code n < 1}
-     */
-    public static void setThreads(int n) {
-        Gemm.setThreads(n);
     }
 
     /**
@@ -44,12 +27,12 @@ public final class Parallel {
      * worker to wake); inline (in increasing i) with one thread, one item, or from inside parallel
      * work. The items must write disjoint data.
      */
-    public static void forEach(int count, IntConsumer body) {
+    static void forEach(int count, IntConsumer body) {
         Gemm.parallelFor(count, body);
     }
 
     /** {@link Gemm#splitPoint}: where piece {@code piece} of {@code units} split into {@code pieces} starts. */
-    public static int splitPoint(int units, int piece, int pieces) {
+    static int splitPoint(int units, int piece, int pieces) {
         return Gemm.splitPoint(units, piece, pieces);
     }
 }

@@ -71,6 +71,28 @@ public final class Rope {
         Parallel.forEach(chunks, rotateRows);
     }
 
+    /**
+     * Rotates, in place, every head of the rows of x [rows, heads·headDim] taken as consecutive
+     * positions {@code first, first + 1, ...} (a generation step whose earlier positions are cached);
+     * the same values {@link #apply} gives those positions. Runs on the calling thread.
+     *
+     * @throws IllegalArgumentException when a position reaches maxSeq or x is shorter than the rows
+     */
+    public void applyAt(float[] x, int rows, int heads, int first) {
+        if (first < 0 || rows <= 0 || heads <= 0 || (long) first + rows > maxSeq) {
+            throw new IllegalArgumentException("rope: positions [" + first + ", " + ((long) first + rows) + ") of " + heads
+                    + " heads are outside [0, maxSeq = " + maxSeq + ")");
+        }
+        int width = heads * headDim;
+        Checks.holds("rope", "x", x, rows, width);
+        for (int n = 0; n < rows; n++) {
+            int tab = (first + n) * half;
+            for (int h = 0; h < heads; h++) {
+                rotate(x, n * width + h * headDim, cos, sin, tab, half, false);
+            }
+        }
+    }
+
     // The arguments of the running apply, read by its loop body; the body is bound once (a
     // capturing lambda would allocate at every call).
     private float[] x;

@@ -9,7 +9,7 @@ import java.util.List;
  *
  * <p>Backward runs on one residual-gradient buffer in place: it holds dy on entry and dx on exit.
  */
-public final class TransformerBlock {
+public final class TransformerBlock implements SequenceLayer {
     private final int layer;
     private final LlamaConfig config;
     private final RMSNorm attnNorm;
@@ -25,6 +25,10 @@ public final class TransformerBlock {
     private float[] inv2 = new float[0];
     private final VectorOps.ParallelAdd residualAdd = new VectorOps.ParallelAdd();
     private int rows;
+    private int batch;
+    private int seq;
+    /** Scratch of the public forward and backward (the model passes its shared one). */
+    private Workspace own;
 
     /** Block number {@code layer} of a model with {@code config}, sharing the rotary tables. */
     public TransformerBlock(int layer, LlamaConfig config, Rope rope) {
@@ -42,16 +46,6 @@ public final class TransformerBlock {
         return layer;
     }
 
-    /** The norm before attention. */
-    RMSNorm attnNorm() {
-        return attnNorm;
-    }
-
-    /** The norm before the feed-forward layer. */
-    RMSNorm ffnNorm() {
-        return ffnNorm;
-    }
-
     /** The attention sub-layer. */
     public Attention attention() {
         return attention;
@@ -63,6 +57,7 @@ public final class TransformerBlock {
     }
 
     /** Parameters in a fixed order: attn_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3. */
+    @Override
     public List<Parameter> parameters() {
         List<Parameter> ps = new ArrayList<>();
         ps.add(attnNorm.weight());
@@ -79,9 +74,47 @@ public final class TransformerBlock {
         return ls;
     }
 
+    @Override
+    public int inputWidth() {
+        return config.dim();
+    }
+
+    @Override
+    public int outputWidth() {
+        return config.dim();
+    }
+
+    /** y = block(x), both [batch·seq, dim]; x must stay unchanged until the backward. */
+    @Override
+    public void forward(float[] x, float[] y, int batch, int seq) {
+        if (batch <= 0 || seq <= 0) {
+            throw new IllegalArgumentException("layers." + layer + ": batch and seq must be positive, got batch " + batch
+                    + ", seq " + seq);
+        }
+        Checks.holds("layers." + layer, "x", x, (long) batch * seq, config.dim());
+        Checks.holds("layers." + layer, "y", y, (long) batch * seq, config.dim());
+        own = Workspace.ensure(own, config, batch, seq);
+        forward(x, y, batch, seq, own);
+    }
+
+    /**
+     * dx = dL/dx for dy = dL/dy of the last forward (dy is not changed); adds the parameter gradients.
+     *
+     * @throws IllegalStateException when no forward came before
+     */
+    @Override
+    public void backward(float[] dy, float[] dx) {
+        Checks.backward("layers." + layer, rows, config.dim(), dy, dx);
+        own = Workspace.ensure(own, config, batch, seq);
+        System.arraycopy(dy, 0, dx, 0, rows * config.dim());
+        backward(dx, own);
+    }
+
     /** y = block(x), both [batch·seq, dim]; x must stay unchanged until backward. */
     void forward(float[] x, float[] y, int batch, int seq, Workspace ws) {
         int n = batch * seq;
+        this.batch = batch;
+        this.seq = seq;
         long size = (long) n * config.dim();
         this.x = x;
         this.rows = n;

@@ -15,6 +15,13 @@ final class Workspace {
     float[] dh = new float[0];
     float[] tmp = new float[0];
 
+    /** {@code w} (a new workspace when null), sized for (batch, seq). */
+    static Workspace ensure(Workspace w, LlamaConfig c, int batch, int seq) {
+        Workspace ws = w != null ? w : new Workspace();
+        ws.ensure(c, batch, seq);
+        return ws;
+    }
+
     void ensure(LlamaConfig c, int batch, int seq) {
         long n = (long) batch * seq;                    // every size in long: the guard in grow sees it
         dxn = grow(dxn, n * c.dim());

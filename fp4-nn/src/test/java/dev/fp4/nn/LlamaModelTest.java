@@ -18,10 +18,29 @@ class LlamaModelTest {
         assertEquals(List.of(256, 64, 2, 4, 4, 192, 64), List.of(t.vocab(), t.dim(), t.layers(), t.heads(), t.kvHeads(), t.ffnDim(), t.maxSeq()));
         LlamaConfig s = LlamaConfig.preset("Small");
         assertEquals(List.of(256, 256, 4, 8, 8, 768, 256), List.of(s.vocab(), s.dim(), s.layers(), s.heads(), s.kvHeads(), s.ffnDim(), s.maxSeq()));
+        LlamaConfig m = LlamaConfig.preset("medium");
+        assertEquals(List.of(256, 512, 8, 8, 8, 1376, 256), List.of(m.vocab(), m.dim(), m.layers(), m.heads(), m.kvHeads(), m.ffnDim(), m.maxSeq()));
         var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.preset("huge"));
         assertTrue(e.getMessage().contains("tiny") && e.getMessage().contains("small"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new LlamaConfig(16, 16, 1, 4, 3, 8, 8));
         assertThrows(IllegalArgumentException.class, () -> new LlamaConfig(16, 18, 1, 4, 4, 8, 8));
+    }
+
+    @Test
+    void configMapRoundTripsAndOverridesApply() {
+        LlamaConfig c = new LlamaConfig(300, 48, 3, 6, 2, 100, 40, true, 1.0e-6f, 500000f);
+        assertEquals(c, LlamaConfig.fromMap(c.asMap()));
+        assertEquals("2", c.asMap().get("model.kv_heads"));
+        var missing = new java.util.HashMap<>(c.asMap());
+        missing.remove("model.dim");
+        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromMap(missing));
+        assertTrue(e.getMessage().contains("model.dim"), e.getMessage());
+        LlamaConfig t = LlamaConfig.tiny();
+        assertEquals(t, t.with(null, null, null, null, null, null, null));
+        LlamaConfig o = t.with(null, 96, 3, 6, null, 256, 128);
+        assertEquals(List.of(256, 96, 3, 6, 6, 256, 128), List.of(o.vocab(), o.dim(), o.layers(), o.heads(), o.kvHeads(), o.ffnDim(), o.maxSeq()));
+        assertEquals(2, t.with(null, null, null, null, 2, null, null).kvHeads());
+        assertThrows(IllegalArgumentException.class, () -> t.with(null, null, null, null, 3, null, null));
     }
 
     @Test

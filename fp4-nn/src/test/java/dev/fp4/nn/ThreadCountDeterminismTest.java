@@ -19,17 +19,17 @@ import org.junit.jupiter.params.provider.ValueSource;
  * buffers; sequences of 150 tokens span three attention blocks; grouped-query heads).
  */
 class ThreadCountDeterminismTest {
-    private final int saved = Parallel.threads();
+    private final int saved = dev.fp4.core.gemm.Gemm.threads();
     private final int savedMin = Linear.parallelMin;
 
     @AfterEach
     void restore() {
-        Parallel.setThreads(saved);
+        dev.fp4.core.gemm.Gemm.setThreads(saved);
         Linear.parallelMin = savedMin;
     }
 
     private static List<int[]> run(int threads, String recipe) {
-        Parallel.setThreads(threads);
+        dev.fp4.core.gemm.Gemm.setThreads(threads);
         LlamaConfig c = new LlamaConfig(40, 32, 2, 4, 2, 48, 160);
         LlamaModel model = new LlamaModel(c, PrecisionRecipe.byName(recipe), 5);
         SplittableRandom r = new SplittableRandom(6);
@@ -77,7 +77,7 @@ class ThreadCountDeterminismTest {
                 }
             }
             for (int threads = 1; threads <= 3; threads++) {
-                Parallel.setThreads(threads);
+                dev.fp4.core.gemm.Gemm.setThreads(threads);
                 float[] dst = new float[src.length];
                 Linear.transpose(src, s[0], s[1], dst);
                 assertArrayEquals(expected, dst, s[0] + "x" + s[1] + " with " + threads + " threads");
@@ -106,6 +106,6 @@ class ThreadCountDeterminismTest {
 
     @Test
     void rejectsAThreadCountBelowOne() {
-        assertThrows(IllegalArgumentException.class, () -> Parallel.setThreads(0));
+        assertThrows(IllegalArgumentException.class, () -> dev.fp4.core.gemm.Gemm.setThreads(0));
     }
 }

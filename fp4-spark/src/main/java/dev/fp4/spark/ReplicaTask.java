@@ -114,7 +114,8 @@ final class ReplicaTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Wor
             TrainingResult r = trainer.run(listener(rank, attempt, progress));
             return new WorkerReport(rank, attempt, r.status(), r.message(), r.stepsCompleted(),
                     r.lastCheckpoint() == null ? null : r.lastCheckpoint().toString(), rank == 0 ? r.records() : List.of(), resumedFrom,
-                    r.seconds(), r.tokens(), group.bytesSent(), group.bytesReceived(), group.rejectedConnections());
+                    r.seconds(), r.tokens(), group.bytesSent(), group.bytesReceived(), group.rejectedConnections(),
+                    rank == 0 ? trainer.finalValidation() : null);
         }
     }
 

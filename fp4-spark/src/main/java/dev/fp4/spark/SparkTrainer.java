@@ -212,7 +212,7 @@ public final class SparkTrainer {
             TrainingResult training = new TrainingResult(List.copyOf(records.values()), lead.stepsCompleted(), lead.status(), lead.message(),
                     lead.lastCheckpoint() == null ? null : Path.of(lead.lastCheckpoint()), lead.seconds(), lead.tokens());
             return new SparkTrainingResult(training, workers, options.gradComm(), Math.max(attempts, lead.attempt() + 1), lead.resumedFrom(),
-                    new TreeMap<>(compute), new TreeMap<>(wait), bytes, rejected);
+                    new TreeMap<>(compute), new TreeMap<>(wait), bytes, rejected, lead.finalValidation());
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.fp4.spark;
 
 import dev.fp4.nn.train.TrainingResult;
+import dev.fp4.nn.train.WindowLosses;
 import dev.fp4.spark.comm.GradientCodec;
 import java.util.Collections;
 import java.util.SortedMap;
@@ -20,10 +21,12 @@ import java.util.SortedMap;
  * @param waitSeconds         per step: each rank's wait for the all-reduce after its backward
  * @param bytesSent           bytes all replicas of the final attempt wrote to each other
  * @param rejectedConnections connections the replicas refused (no or wrong job secret)
+ * @param finalValidation     the loss over every window of the validation split at the end of a
+ *                            completed run (the replicas share the windows), or null
  */
 public record SparkTrainingResult(TrainingResult training, int workers, GradientCodec gradComm, int attempts, long resumedFrom,
                                   SortedMap<Long, double[]> computeSeconds, SortedMap<Long, double[]> waitSeconds, long bytesSent,
-                                  int rejectedConnections) {
+                                  int rejectedConnections, WindowLosses finalValidation) {
     /** Wraps the maps read-only. */
     public SparkTrainingResult {
         computeSeconds = Collections.unmodifiableSortedMap(computeSeconds);

@@ -2,6 +2,7 @@ package dev.fp4.spark;
 
 import dev.fp4.nn.train.StepRecord;
 import dev.fp4.nn.train.TrainingResult;
+import dev.fp4.nn.train.WindowLosses;
 import java.io.Serializable;
 import java.util.List;
 
@@ -21,8 +22,9 @@ import java.util.List;
  * @param bytesSent           bytes this replica wrote to its peers
  * @param bytesReceived       bytes it read from them
  * @param rejectedConnections connections it refused
+ * @param finalValidation     rank 0: the loss over the whole validation split at the end of a completed run, or null
  */
 record WorkerReport(int rank, int attempt, TrainingResult.Status status, String message, long stepsCompleted, String lastCheckpoint,
                     List<StepRecord> records, long resumedFrom, double seconds, long tokens, long bytesSent, long bytesReceived,
-                    int rejectedConnections) implements Serializable {
+                    int rejectedConnections, WindowLosses finalValidation) implements Serializable {
 }

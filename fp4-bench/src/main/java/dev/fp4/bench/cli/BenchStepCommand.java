@@ -3,7 +3,6 @@ package dev.fp4.bench.cli;
 import dev.fp4.bench.TrainStep;
 import dev.fp4.core.simd.Simd;
 import dev.fp4.nn.LlamaConfig;
-import dev.fp4.nn.Parallel;
 import dev.fp4.nn.StepProfile;
 import dev.fp4.nn.StepProfile.Phase;
 import dev.fp4.nn.recipe.PrecisionRecipe;
@@ -86,12 +85,12 @@ final class BenchStepCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "--seq " + s + " exceeds the " + preset + " preset's context of " + max);
         }
         if (threads != null) {
-            Parallel.setThreads(threads);
+            dev.fp4.core.gemm.Gemm.setThreads(threads);
         }
         TrainStep step = new TrainStep(preset, recipe, batch, s, 1);
         var out = root.out;
         out.printf(Locale.ROOT, "bench-step: preset %s, recipe %s, batch %d, seq %d, threads %d, vector bits %d%n",
-                preset, recipe, batch, s, Parallel.threads(), Simd.BITS);
+                preset, recipe, batch, s, dev.fp4.core.gemm.Gemm.threads(), Simd.BITS);
         for (int i = 0; i < warmup; i++) {
             step.step();
         }

@@ -1,5 +1,7 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.data.Tokenizer;
 import dev.fp4.nn.optim.MomentPrecision;
 import dev.fp4.nn.train.Trainer;
 import dev.fp4.nn.train.TrainingConfig;
@@ -19,9 +21,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code fp4 compare}: the same model, data and seed under several recipes. */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Trains the same model on the same data from the same seed under several precision recipes and writes",
-                "losses.csv (recipe,step,train_loss,val_loss), losses.png (training and validation curves) and summary.md",
-                "(final losses, excess over the corpus entropy on the built-in corpus, tokens/s) to --out."})
+        description = {"Trains the same model on the same data from the same seed under several precision recipes and writes "
+                + "losses.csv (recipe,step,train_loss,val_loss), losses.png (training and validation curves) and summary.md "
+                + "(final losses, the loss over the whole validation split and each recipe's gap to the first one with a 95%% paired "
+                + "bootstrap interval over the validation windows, excess over the corpus entropy on the built-in corpus, tokens/s) to --out."})
 final class CompareCommand implements Callable<Integer> {
     /** The recipes compared by default. */
     static final String DEFAULT_RECIPES = "bf16,fp4-direct,fp4-dge-occ,fp4-modulewise";
@@ -58,26 +61,28 @@ final class CompareCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--recipes lists a recipe twice: " + String.join(",", recipes));
         }
         Runs.applyThreads(run);
-        int seq = Runs.seq(run, models);
+        LlamaConfig shape = Runs.shape(spec, run, models, Tokenizer.byName(run.tokenizer));
+        int seq = shape.maxSeq();
         Runs.Data data = Runs.data(run, seq);
         TrainingConfig cfg = Runs.config(run, seq, 1, moments, 0);
         Files.createDirectories(out);
-        String header = String.format(Locale.ROOT, "# fp4 compare%n%nModel: preset `%s` (%,d parameters). Data: %s. %d steps of %d × %d tokens, "
+        String header = String.format(Locale.ROOT, "# fp4 compare%n%nModel: %s (%s). Data: %s, %s tokenizer. %d steps of %d × %d tokens, "
                         + "peak LR %s (warm-up 5%%, cosine to 10%%), AdamW moments %s, seed %d, %s.",
-                run.preset, models.parameterCount(run.preset), data.description(), cfg.steps(), cfg.batch(), cfg.seq(), run.lr,
+                run.config != null ? "`" + run.config + "`" : "preset `" + run.preset + "`", Runs.describe(shape), data.description(),
+                run.tokenizer, cfg.steps(), cfg.batch(), cfg.seq(), run.lr,
                 moments, run.seed, threads(run.threads != null ? run.threads : Runtime.getRuntime().availableProcessors()));
         List<RecipeRun> runs = new ArrayList<>();
         long t0 = System.nanoTime();
         boolean interactive = System.console() != null;
         for (String recipe : recipes) {
-            Trainer trainer = new Trainer(models.create(run.preset, recipe, run.seed), data.dataset(), cfg, null);
-            ProgressBar bar = new ProgressBar(root.err, String.format(Locale.ROOT, "%-15s", recipe), interactive, 0, cfg.tokensPerStep());
+            Trainer trainer = new Trainer(models.create(shape, recipe, run.seed), data.dataset(), cfg, null);
+            ProgressBar bar = new ProgressBar(root.err, String.format(Locale.ROOT, "%-15s", recipe), root.progressBar(), interactive, 0, cfg.tokensPerStep());
             TrainingResult r = trainer.run(bar);
             if (r.status() != TrainingResult.Status.COMPLETED) {
                 bar.finish();
                 root.err.println(recipe + ": " + r.message());
             }
-            runs.add(new RecipeRun(recipe, r.records(), r.status(), r.message(), r.seconds(), r.tokensPerSecond()));
+            runs.add(new RecipeRun(recipe, r.records(), r.status(), r.message(), r.seconds(), r.tokensPerSecond(), trainer.finalValidation()));
             write(runs, header, data.entropyRate());
         }
         double wall = (System.nanoTime() - t0) / 1e9;

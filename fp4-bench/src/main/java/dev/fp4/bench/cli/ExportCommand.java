@@ -4,7 +4,7 @@ import dev.fp4.core.quant.Fp4Scheme;
 import dev.fp4.core.quant.Fp4Tensor;
 import dev.fp4.nn.checkpoint.Checkpoint;
 import dev.fp4.nn.checkpoint.DType;
-import dev.fp4.nn.checkpoint.HuggingFaceLlama;
+import dev.fp4.nn.hf.HfLlama;
 import dev.fp4.nn.checkpoint.Fp4Entry;
 import dev.fp4.nn.checkpoint.SafeTensors;
 import dev.fp4.nn.checkpoint.TensorData;
@@ -20,15 +20,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code fp4 export}: a checkpoint's weights as a safetensors file for PyTorch (or NumPy), the
+ * {@code fp4 export}: a checkpoint's weights for other tools. {@code --format hf}: a Hugging Face
+ * LlamaForCausalLM directory ({@link HfLlama}). {@code --format fp4}: one safetensors file with the
  * transformer blocks' linear weights in FP4 ({@link Fp4Entry}: packed U8 codes, F32 block scales,
  * F32 tensor scale), every other parameter in F32.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Writes the weights of a checkpoint (from 'fp4 train') as a safetensors file: the linear weights",
-                "[out, in] of every transformer block quantized to FP4 E2M1 (packed U8 codes, element 0 in the low nibble,",
-                "with F32 block scales and tensor scale; see docs/training.md), every other parameter as F32.",
-                "Optimizer state is not exported."})
+        description = {"Writes the weights of a checkpoint (from 'fp4 train'). --format hf: a Hugging Face LlamaForCausalLM "
+                + "directory (config.json, model.safetensors under transformers' names, F32 or BF16) that transformers loads and "
+                + "'fp4 train --init-from' reads back. --format fp4: one safetensors file with the linear weights [out, in] of every "
+                + "transformer block quantized to FP4 E2M1 (packed U8 codes, element 0 in the low nibble, with F32 block scales "
+                + "and tensor scale; see docs/training.md), every other parameter as F32. Optimizer state is not exported."})
 final class ExportCommand implements Callable<Integer> {
     /** The --scheme values. */
     static final Map<String, Fp4Scheme> SCHEMES = schemes();
@@ -38,21 +40,21 @@ final class ExportCommand implements Callable<Integer> {
 
     private final Cli root;
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "A checkpoint file (ckpt-*.safetensors).")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CHECKPOINT", description = "A checkpoint file, or a directory (its newest valid checkpoint).")
     Path checkpoint;
 
+    @Option(names = "--checkpoint", paramLabel = "PATH", description = "The same as CHECKPOINT.")
+    Path checkpointOption;
+
     @Option(names = "--out", paramLabel = "PATH", required = true,
-            description = "The safetensors file to write (atomically); with --format hf, the directory.")
+            description = "--format fp4: the safetensors file to write; --format hf: the directory (files written atomically).")
     Path out;
 
-    @Option(names = "--format", paramLabel = "F", defaultValue = "fp4",
-            description = "fp4: the FP4 weights file described above; hf: a Hugging Face LLaMA directory (config.json and "
-                    + "model.safetensors under LlamaForCausalLM's names), loadable with transformers. Default: ${DEFAULT-VALUE}.")
-    String format;
+    @Option(names = "--format", paramLabel = "F", description = "fp4 or hf. Default: ${DEFAULT-VALUE}.")
+    String format = "fp4";
 
-    @Option(names = "--dtype", paramLabel = "T", defaultValue = "f32",
-            description = "With --format hf: f32 (exact) or bf16 (rounded to nearest even). Default: ${DEFAULT-VALUE}.")
-    String dtype;
+    @Option(names = "--dtype", paramLabel = "T", description = "With --format hf: f32 (exact) or bf16. Default: ${DEFAULT-VALUE}.")
+    String dtype = "f32";
 
     @Option(names = "--scheme", paramLabel = "NAME", defaultValue = "per-row",
             description = "FP4 scaling of the weights: per-row (per output channel, as fp4-dge-occ), per-tensor, mxfp4,"
@@ -75,27 +77,24 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!format.matches("fp4|hf")) {
-            throw new Cli.UsageException("unknown --format \"" + format + "\"; valid: fp4, hf", null);
+        if ((checkpoint == null) == (checkpointOption == null)) {
+            throw new Cli.UsageException("give the checkpoint once: as CHECKPOINT or as --checkpoint PATH", null);
         }
-        if (!dtype.matches("f32|bf16")) {
-            throw new Cli.UsageException("unknown --dtype \"" + dtype + "\"; valid: f32, bf16", null);
+        if (!format.equals("fp4") && !format.equals("hf")) {
+            throw new Cli.UsageException("--format must be fp4 or hf, got " + format, null);
         }
-        if (format.equals("hf")) {
-            Checkpoint c = Checkpoints.load(checkpoint);
-            dev.fp4.nn.LlamaConfig config = dev.fp4.nn.train.LlamaTrainable.configOf(c.config());
-            dev.fp4.nn.LlamaModel m = new dev.fp4.nn.LlamaModel(config, dev.fp4.nn.recipe.PrecisionRecipe.FP32, 0);
-            c.restoreParameters(m.parameters());
-            HuggingFaceLlama.export(config, m.parameters(), out, dtype.equals("f32") ? DType.F32 : DType.BF16);
-            root.out.println(String.format(Locale.ROOT, "wrote %s: config.json and model.safetensors (%s, %,d parameters), step %d of "
-                    + "recipe %s", out, dtype, config.parameterCount(), c.step(), c.recipe()));
-            return 0;
+        if (!dtype.equals("f32") && !dtype.equals("bf16")) {
+            throw new Cli.UsageException("--dtype must be f32 or bf16, got " + dtype, null);
         }
         Fp4Scheme s = SCHEMES.get(scheme);
         if (s == null) {
             throw new Cli.UsageException("unknown --scheme \"" + scheme + "\"; valid: " + String.join(", ", SCHEMES.keySet()), null);
         }
-        Checkpoint c = Checkpoint.read(checkpoint);
+        TrainedModel tm = TrainedModel.load(checkpoint != null ? checkpoint : checkpointOption);
+        if (format.equals("hf")) {
+            return exportHf(tm);
+        }
+        Checkpoint c = tm.checkpoint();
         Map<String, TensorData> tensors = new LinkedHashMap<>();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
@@ -129,6 +128,14 @@ final class ExportCommand implements Callable<Integer> {
         root.out.println(String.format(Locale.ROOT,
                 "wrote %s: %d linear weights in FP4 (%s, %,d bytes, relative RMS error %.4f), %d tensors in F32, step %d of recipe %s",
                 out, fp4, scheme, fp4Bytes, fp4 == 0 ? 0.0 : Math.sqrt(err / sq), tensors.size() - 3 * fp4, c.step(), c.recipe()));
+        return 0;
+    }
+
+    private int exportHf(TrainedModel tm) throws java.io.IOException {
+        DType d = dtype.equals("bf16") ? DType.BF16 : DType.F32;
+        HfLlama.export(out, tm.config(), tm.checkpoint().parameters(), d, tm.tokenizer().name());
+        root.out.println(String.format(Locale.ROOT, "wrote %s: config.json and model.safetensors (LlamaForCausalLM, %s, %,d parameters) from %s",
+                out, dtype, tm.config().parameterCount(), tm.describe()));
         return 0;
     }
 

@@ -9,8 +9,8 @@ import picocli.CommandLine.Unmatched;
 
 /** {@code fp4 jmh ARGS}: runs the JMH benchmarks in this jar, passing every argument to JMH. */
 @Command(name = "jmh",
-        description = {"Runs the JMH benchmarks packaged in fp4.jar; all arguments go to org.openjdk.jmh.Main.",
-                "Examples: fp4 jmh -l   |   fp4 jmh GemmBench -f 1 -wi 2 -i 3 -w 1s -r 1s   |   fp4 jmh -h (JMH's own options)"})
+        description = {"Runs the JMH benchmarks packaged in fp4.jar; all arguments go to org.openjdk.jmh.Main. "
+                + "Examples: fp4 jmh -l   |   fp4 jmh GemmBench -f 1 -wi 2 -i 3 -w 1s -r 1s   |   fp4 jmh -h (JMH's own options)"})
 final class JmhCommand implements Callable<Integer> {
     @Option(names = "--help", usageHelp = true, description = "Show this help and exit.")
     boolean help;

@@ -1,12 +1,13 @@
 package dev.fp4.bench.cli;
 
 import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.LlamaModel;
 import dev.fp4.nn.recipe.PrecisionRecipe;
 import dev.fp4.nn.train.LlamaTrainable;
 import dev.fp4.nn.train.TrainableModel;
 import java.util.List;
 
-/** The real models: {@link LlamaConfig} presets under {@link PrecisionRecipe}s. */
+/** The real models: {@link LlamaConfig} shapes under {@link PrecisionRecipe}s. */
 public final class LlamaModels implements ModelFactory {
     @Override
     public List<String> presets() {
@@ -19,17 +20,12 @@ public final class LlamaModels implements ModelFactory {
     }
 
     @Override
-    public int maxSeq(String preset) {
-        return LlamaConfig.preset(preset).maxSeq();
+    public LlamaConfig preset(String name) {
+        return LlamaConfig.preset(name);
     }
 
     @Override
-    public long parameterCount(String preset) {
-        return LlamaConfig.preset(preset).parameterCount();
-    }
-
-    @Override
-    public TrainableModel create(String preset, String recipe, long seed) {
-        return LlamaTrainable.create(preset, recipe, seed);
+    public TrainableModel create(LlamaConfig shape, String recipe, long seed) {
+        return new LlamaTrainable(new LlamaModel(shape, PrecisionRecipe.byName(recipe), seed));
     }
 }

@@ -1,9 +1,10 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.train.TrainableModel;
 import java.util.List;
 
-/** Builds the models the command line trains: one per (preset, recipe, seed). */
+/** Builds the models the command line trains: one per (shape, recipe, seed). */
 public interface ModelFactory {
     /** Valid preset names, the default first. */
     List<String> presets();
@@ -11,16 +12,17 @@ public interface ModelFactory {
     /** Valid recipe names. */
     List<String> recipes();
 
-    /** The context length of a preset (the default sequence length of a run). */
-    int maxSeq(String preset);
-
-    /** Number of parameters of a preset (for the report). */
-    long parameterCount(String preset);
+    /**
+     * The shape of a preset (before the command line's overrides).
+     *
+     * @throws IllegalArgumentException for an unknown preset, listing the valid ones
+     */
+    LlamaConfig preset(String name);
 
     /**
-     * A freshly initialised model.
+     * A freshly initialised model of a shape.
      *
-     * @throws IllegalArgumentException for an unknown preset or recipe, listing the valid ones
+     * @throws IllegalArgumentException for an unknown recipe, listing the valid ones
      */
-    TrainableModel create(String preset, String recipe, long seed);
+    TrainableModel create(LlamaConfig shape, String recipe, long seed);
 }

@@ -20,8 +20,8 @@ import picocli.CommandLine.Parameters;
  * as separate processes or on separate machines) into one CSV and one plot.
  */
 @Command(name = "plot", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Merges losses.csv files written by 'fp4 compare' (columns recipe,step,train_loss,val_loss) into",
-                "DIR/losses.csv and redraws DIR/losses.png with every recipe's training and validation curves."})
+        description = {"Merges losses.csv files written by 'fp4 compare' (columns recipe,step,train_loss,val_loss) into "
+                + "DIR/losses.csv and redraws DIR/losses.png with every recipe's training and validation curves."})
 final class PlotCommand implements Callable<Integer> {
     private final Cli root;
 
@@ -51,7 +51,7 @@ final class PlotCommand implements Callable<Integer> {
             runs.putAll(own);
         }
         List<RecipeRun> list = new ArrayList<>();
-        runs.forEach((r, records) -> list.add(new RecipeRun(r, records, TrainingResult.Status.COMPLETED, "", Double.NaN, Double.NaN)));
+        runs.forEach((r, records) -> list.add(new RecipeRun(r, records, TrainingResult.Status.COMPLETED, "", Double.NaN, Double.NaN, null)));
         Files.createDirectories(out);
         Reports.text(out.resolve("losses.csv"), Reports.csv(list));
         Reports.png(Reports.chart(list, title, Double.NaN), out.resolve("losses.png"));

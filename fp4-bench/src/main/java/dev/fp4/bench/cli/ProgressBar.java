@@ -13,6 +13,7 @@ final class ProgressBar implements TrainingListener {
     private final PrintStream err;
     private final String label;
     private final boolean interactive;
+    private final boolean visible;
     private final long start = System.nanoTime();
     private final long firstStep;
     private long lastDraw;
@@ -20,7 +21,11 @@ final class ProgressBar implements TrainingListener {
     private double lastVal = Double.NaN;
     private double tokensPerStep;
 
-    ProgressBar(PrintStream err, String label, boolean interactive, long firstStep, long tokensPerStep) {
+    /**
+     * @param visible false for a bar that shows nothing (--quiet, or log lines instead)
+     */
+    ProgressBar(PrintStream err, String label, boolean visible, boolean interactive, long firstStep, long tokensPerStep) {
+        this.visible = visible;
         this.err = err;
         this.label = label;
         this.interactive = interactive;
@@ -39,6 +44,9 @@ final class ProgressBar implements TrainingListener {
 
     @Override
     public void onStep(StepRecord r, long total) {
+        if (!visible) {
+            return;
+        }
         if (r.evaluated()) {
             lastVal = r.valLoss();
         }
@@ -68,7 +76,7 @@ final class ProgressBar implements TrainingListener {
 
     /** Ends an in-place line early (run stopped). */
     void finish() {
-        if (interactive) {
+        if (visible && interactive) {
             err.println();
         }
     }

@@ -2,6 +2,7 @@ package dev.fp4.bench.cli;
 
 import dev.fp4.nn.train.StepRecord;
 import dev.fp4.nn.train.TrainingResult;
+import dev.fp4.nn.train.WindowLosses;
 import java.util.List;
 
 /**
@@ -13,9 +14,10 @@ import java.util.List;
  * @param message         the trainer's message
  * @param seconds         wall time
  * @param tokensPerSecond training throughput
+ * @param fullValidation  the losses over every window of the validation split at the end, or null
  */
 record RecipeRun(String recipe, List<StepRecord> records, TrainingResult.Status status, String message, double seconds,
-                 double tokensPerSecond) {
+                 double tokensPerSecond, WindowLosses fullValidation) {
     /** Mean training loss over the last min(10, n) steps (single steps are noisy); NaN when none. */
     double finalTrainLoss() {
         int n = records.size();

@@ -1,6 +1,8 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.nn.train.PairedBootstrap;
 import dev.fp4.nn.train.StepRecord;
+import dev.fp4.nn.train.WindowLosses;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -99,35 +101,52 @@ final class Reports {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** Seed of the bootstrap draws in the summary (fixed: the same runs give the same intervals). */
+    static final long BOOTSTRAP_SEED = 20250101L;
+
     /**
-     * The Markdown summary: one row per recipe with final losses, excess over the source entropy
-     * (built-in corpus only), the gap to the first recipe, tokens/s and status.
+     * The Markdown summary: one row per recipe with final losses, the loss over the whole
+     * validation split, the gap of that loss to the first recipe with a 95% paired bootstrap
+     * interval over the validation windows, excess over the source entropy (built-in corpus only),
+     * tokens/s and status.
      */
     static String summary(List<RecipeRun> runs, String header, double entropy) {
         StringBuilder b = new StringBuilder(header).append("\n\n");
         boolean h = Double.isFinite(entropy);
-        String base = runs.isEmpty() ? "" : runs.get(0).recipe();
-        b.append("| recipe | final train loss | final val loss |");
+        RecipeRun baseRun = runs.isEmpty() ? null : runs.get(0);
+        String base = baseRun == null ? "" : baseRun.recipe();
+        b.append("| recipe | final train loss | val loss (sampled) | val loss (whole split) |");
         if (h) {
             b.append(" excess over entropy (val) |");
         }
-        b.append(" val vs ").append(base).append(" | tokens/s | time (s) | status |\n");
-        b.append("| --- | ---: | ---: |").append(h ? " ---: |" : "").append(" ---: | ---: | ---: | --- |\n");
-        double baseVal = runs.isEmpty() ? Double.NaN : runs.get(0).finalValLoss();
+        b.append(" gap to ").append(base).append(" [95% CI] | relative | tokens/s | time (s) | status |\n");
+        b.append("| --- | ---: | ---: | ---: |").append(h ? " ---: |" : "").append(" ---: | ---: | ---: | ---: | --- |\n");
+        WindowLosses baseFull = baseRun == null ? null : baseRun.fullValidation();
         for (RecipeRun r : runs) {
-            double val = r.finalValLoss();
-            b.append("| ").append(r.recipe()).append(" | ").append(f4(r.finalTrainLoss())).append(" | ").append(f4(val)).append(" |");
+            WindowLosses full = r.fullValidation();
+            double val = full != null ? full.mean() : Double.NaN;
+            b.append("| ").append(r.recipe()).append(" | ").append(f4(r.finalTrainLoss())).append(" | ").append(f4(r.finalValLoss()))
+                    .append(" | ").append(f4(val)).append(" |");
             if (h) {
                 b.append(' ').append(f4(val - entropy)).append(" |");
             }
-            String rel = Double.isFinite(val) && Double.isFinite(baseVal) && baseVal != 0
-                    ? String.format(Locale.ROOT, "%+.2f%%", 100 * (val / baseVal - 1)) : "n/a";
-            b.append(' ').append(rel).append(" | ").append(String.format(Locale.ROOT, "%.0f", r.tokensPerSecond())).append(" | ")
-                    .append(String.format(Locale.ROOT, "%.1f", r.seconds())).append(" | ").append(r.status().name().toLowerCase(Locale.ROOT))
-                    .append(" |\n");
+            String gap = "n/a";
+            String rel = "n/a";
+            if (full != null && baseFull != null) {
+                PairedBootstrap.Interval ci = PairedBootstrap.gap(full, baseFull, PairedBootstrap.RESAMPLES, 0.95, BOOTSTRAP_SEED);
+                gap = String.format(Locale.ROOT, "%+.4f [%+.4f, %+.4f]", ci.gap(), ci.lower(), ci.upper());
+                rel = String.format(Locale.ROOT, "%+.2f%%", 100 * ci.gap() / baseFull.mean());
+            }
+            b.append(' ').append(gap).append(" | ").append(rel).append(" | ").append(String.format(Locale.ROOT, "%.0f", r.tokensPerSecond()))
+                    .append(" | ").append(String.format(Locale.ROOT, "%.1f", r.seconds())).append(" | ")
+                    .append(r.status().name().toLowerCase(Locale.ROOT)).append(" |\n");
         }
-        b.append("\nFinal train loss: mean of the last 10 steps. Final val loss: the last evaluation on the held-out split"
-                + " (the last 10% of the bytes). Losses in nats per byte.");
+        b.append("\nFinal train loss: mean of the last 10 steps. Val loss (sampled): the last periodic evaluation, on a fixed sample of"
+                + " validation windows. Val loss (whole split): every position of the held-out split (the last 10% of the tokens) in"
+                + " non-overlapping windows, after the last step; all recipes are scored on the same windows. Gap: whole-split loss minus "
+                + base + "'s, with a 95% paired bootstrap interval (" + PairedBootstrap.RESAMPLES + " resamples of the windows);"
+                + " an interval that excludes 0 is a difference beyond the evaluation's noise. Losses in nats per token"
+                + " (per byte with the byte tokenizer).");
         if (h) {
             b.append(String.format(Locale.ROOT, " The source's entropy rate is %.4f nats per byte, the lowest loss any model can reach;"
                     + " a model with a finite context sits slightly above it.", entropy));

@@ -10,14 +10,35 @@ public final class RunOptions {
     String dataArgument;
 
     @Option(names = "--data", paramLabel = "FILE",
-            description = "UTF-8 text file to train on (byte-level tokens; last 10%% held out). Default: the built-in Markov corpus.")
+            description = "UTF-8 text file to train on (tokenized by --tokenizer; last 10%% of the tokens held out). Default: the built-in Markov corpus.")
     void data(String value) {
         dataArgument = value;
         data = Path.of(value);
     }
 
-    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny or small. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--tokenizer", paramLabel = "NAME", description = "byte (UTF-8 bytes, vocabulary 256) or gpt2 (GPT-2's BPE, vocabulary 50257; needs --data). Default: ${DEFAULT-VALUE}.")
+    String tokenizer = "byte";
+
+    @Option(names = "--preset", paramLabel = "NAME", description = "Model size preset: tiny, small or medium. Default: ${DEFAULT-VALUE}.")
     String preset = "tiny";
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Model shape from a Hugging Face config.json (LlamaForCausalLM) instead of --preset.")
+    Path config;
+
+    @Option(names = "--dim", paramLabel = "N", description = "Model width (overrides the preset).")
+    Integer dim;
+
+    @Option(names = "--layers", paramLabel = "N", description = "Transformer blocks (overrides the preset).")
+    Integer layers;
+
+    @Option(names = "--heads", paramLabel = "N", description = "Attention heads (overrides the preset).")
+    Integer heads;
+
+    @Option(names = "--kv-heads", paramLabel = "N", description = "Key/value heads, dividing --heads: grouped-query attention (overrides the preset; default: as many as the heads).")
+    Integer kvHeads;
+
+    @Option(names = "--ffn", paramLabel = "N", description = "Feed-forward hidden width (overrides the preset).")
+    Integer ffn;
 
     @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps. Default: ${DEFAULT-VALUE}.")
     int steps = 1000;
@@ -25,7 +46,7 @@ public final class RunOptions {
     @Option(names = "--batch", paramLabel = "N", description = "Sequences per step. Default: ${DEFAULT-VALUE}.")
     int batch = 8;
 
-    @Option(names = "--seq", paramLabel = "N", description = "Tokens per sequence. Default: the preset's context length.")
+    @Option(names = "--seq", paramLabel = "N", description = "Tokens per sequence, and the model's context length (overrides the preset's).")
     Integer seq;
 
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the model initialisation and the data order. Default: ${DEFAULT-VALUE}.")

@@ -1,8 +1,11 @@
 package dev.fp4.bench.cli;
 
 import dev.fp4.core.gemm.Gemm;
+import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.data.MarkovCorpus;
 import dev.fp4.nn.data.TextDataset;
+import dev.fp4.nn.data.Tokenizer;
+import dev.fp4.nn.hf.HfConfig;
 import dev.fp4.nn.optim.MomentPrecision;
 import dev.fp4.nn.train.TrainingConfig;
 import java.io.IOException;
@@ -39,10 +42,44 @@ final class Runs {
             throw new CommandLine.ParameterException(cl, "unknown preset '" + o.preset + "'; valid presets: "
                     + String.join(", ", models.presets()));
         }
-        int max = models.maxSeq(o.preset);
-        if (o.seq != null && o.seq > max) {
-            throw new CommandLine.ParameterException(cl, "--seq " + o.seq + " exceeds the " + o.preset + " preset's context of " + max);
+        if (!Tokenizer.NAMES.contains(o.tokenizer)) {
+            throw new CommandLine.ParameterException(cl, "unknown tokenizer '" + o.tokenizer + "'; valid tokenizers: "
+                    + String.join(", ", Tokenizer.NAMES));
         }
+        if (o.config != null && cl.getParseResult().hasMatchedOption("--preset")) {
+            throw new CommandLine.ParameterException(cl, "give --preset or --config, not both");
+        }
+        for (Integer v : new Integer[] {o.dim, o.layers, o.heads, o.kvHeads, o.ffn}) {
+            if (v != null) {
+                positive(cl, "--dim, --layers, --heads, --kv-heads and --ffn", v);
+            }
+        }
+    }
+
+    /**
+     * The model's shape: the preset (or --config), with the vocabulary of the tokenizer and the
+     * command line's size overrides ({@code --seq} sets the context length).
+     */
+    static LlamaConfig shape(CommandSpec spec, RunOptions o, ModelFactory models, Tokenizer tokenizer) {
+        LlamaConfig base;
+        try {
+            base = o.config != null ? HfConfig.read(o.config) : models.preset(o.preset);
+        } catch (NoSuchFileException e) {
+            throw new Cli.UsageException("--config: file not found: " + o.config, e);
+        } catch (IOException e) {
+            throw new Cli.UsageException("--config: " + e.getMessage(), e);
+        }
+        try {
+            return base.with(tokenizer.vocabSize(), o.dim, o.layers, o.heads, o.kvHeads, o.ffn, o.seq);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "invalid model shape: " + e.getMessage());
+        }
+    }
+
+    /** Describes a shape in one line. */
+    static String describe(LlamaConfig c) {
+        return String.format(java.util.Locale.ROOT, "dim %d, %d layers, %d heads (%d kv), ffn %d, context %d, vocabulary %d: %,d parameters",
+                c.dim(), c.layers(), c.heads(), c.kvHeads(), c.ffnDim(), c.maxSeq(), c.vocab(), c.parameterCount());
     }
 
     static void positive(CommandLine cl, String name, long v) {
@@ -68,9 +105,13 @@ final class Runs {
     static Data data(RunOptions o, int seq) {
         TextDataset d;
         double h = Double.NaN;
+        Tokenizer tokenizer = Tokenizer.byName(o.tokenizer);
+        if (o.data == null && !o.tokenizer.equals("byte")) {
+            throw new Cli.UsageException("--tokenizer " + o.tokenizer + " needs --data FILE (the built-in corpus is scored per byte)", null);
+        }
         if (o.data != null) {
             try {
-                d = TextDataset.fromFile(o.data);
+                d = TextDataset.fromFile(o.data, tokenizer);
             } catch (NoSuchFileException e) {
                 throw new Cli.UsageException("data file not found: " + o.data, e);
             } catch (IOException e) {
@@ -89,9 +130,6 @@ final class Runs {
         return new Data(d, h, d.name());
     }
 
-    static int seq(RunOptions o, ModelFactory models) {
-        return o.seq != null ? o.seq : models.maxSeq(o.preset);
-    }
 
     static TrainingConfig config(RunOptions o, int seq, int accumulation, MomentPrecision moments, int checkpointEvery) {
         TrainingConfig d = TrainingConfig.defaults();

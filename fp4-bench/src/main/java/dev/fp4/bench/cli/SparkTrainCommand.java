@@ -17,12 +17,12 @@ import picocli.CommandLine.Spec;
  * does the work.
  */
 @Command(name = "spark-train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Trains one model under one recipe as --workers data-parallel replicas in one Spark barrier stage: each",
-                "replica runs one micro-batch of every step and the replicas sum their gradients in rank order, so N workers",
-                "of --batch b give the losses of 'fp4 train --batch b --accum N' bit for bit (with --grad-comm fp32).",
-                "Rank 0 writes checkpoints that either command resumes; a failed task makes Spark re-run the stage, which",
-                "resumes from the newest checkpoint. --data may be a file, a directory or a glob, read through Spark.",
-                "Needs Apache Spark on the class path: ./fp4 adds it; or use spark-submit (docs/distributed.md)."})
+        description = {"Trains one model under one recipe as --workers data-parallel replicas in one Spark barrier stage: each "
+                + "replica runs one micro-batch of every step and the replicas sum their gradients in rank order, so N workers "
+                + "of --batch b give the losses of 'fp4 train --batch b --accum N' bit for bit (with --grad-comm fp32). "
+                + "Rank 0 writes checkpoints that either command resumes; a failed task makes Spark re-run the stage, which "
+                + "resumes from the newest checkpoint. --data may be a file, a directory or a glob, read through Spark. "
+                + "Needs Apache Spark on the class path: ./fp4 adds it; or use spark-submit (docs/distributed.md)."})
 final class SparkTrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

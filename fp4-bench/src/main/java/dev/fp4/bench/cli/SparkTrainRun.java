@@ -79,7 +79,11 @@ final class SparkTrainRun {
         RunOptions run = c.run;
         TrainOptions train = c.train;
         String recipe = train.recipe;
-        int seq = Runs.seq(run, root.models);
+        if (!"byte".equals(run.tokenizer)) {
+            throw new Cli.UsageException("spark-train reads byte-level tokens only (--tokenizer byte), got --tokenizer " + run.tokenizer, null);
+        }
+        LlamaConfig shape = Runs.shape(c.spec, run, root.models, dev.fp4.nn.data.Tokenizer.byName(run.tokenizer));
+        int seq = run.seq != null ? run.seq : shape.maxSeq();
         TrainingConfig cfg = Runs.config(run, seq, train.accum, train.moments, train.checkpointEvery);
         Path dir = train.checkpointDir != null ? train.checkpointDir : Path.of("runs", "spark-train", recipe);
         Path csv = c.csv != null ? c.csv : Path.of("runs", "spark-train", recipe + ".csv");
@@ -104,10 +108,10 @@ final class SparkTrainRun {
             } else {
                 data = SparkTrainingData.read(sc, run.dataArgument);
             }
-            root.err.printf(Locale.ROOT, "spark-train: preset %s (%,d parameters), recipe %s, %d workers on %s, grad-comm %s, on %s%n", run.preset,
-                    root.models.parameterCount(run.preset), recipe, c.workers, sc.master(), c.gradComm, data);
-            ProgressBar bar = new ProgressBar(root.err, recipe, System.console() != null, firstStep, cfg.tokensPerStep() * c.workers);
-            SparkTrainingResult r = SparkTrainer.fit(sc, data, LlamaConfig.preset(run.preset), recipe, cfg, options, new SparkTrainingListener() {
+            root.notes().printf(Locale.ROOT, "spark-train: %s (%s), recipe %s, %d workers on %s, grad-comm %s, on %s%n",
+                    run.config != null ? run.config : "preset " + run.preset, Runs.describe(shape), recipe, c.workers, sc.master(), c.gradComm, data);
+            ProgressBar bar = new ProgressBar(root.err, recipe, root.progressBar(), System.console() != null, firstStep, cfg.tokensPerStep() * c.workers);
+            SparkTrainingResult r = SparkTrainer.fit(sc, data, shape, recipe, cfg, options, new SparkTrainingListener() {
                 @Override
                 public void onStep(StepRecord record, long totalSteps) {
                     bar.onStep(record, totalSteps);
@@ -125,7 +129,7 @@ final class SparkTrainRun {
                 bar.finish();
             }
             writeCsv(csv, r);
-            TrainCommand.printSummary(root.out, recipe, r.training(), entropy);
+            TrainCommand.printSummary(root.out, recipe, r.training(), r.finalValidation(), entropy);
             root.out.printf(Locale.ROOT, "%d workers, grad-comm %s: compute %.1f ms/step, all-reduce wait %.1f ms/step (means over ranks), "
                             + "%.2f MB/step sent, %d stage attempt(s); per-step times in %s%n", c.workers, c.gradComm, 1e3 * r.meanComputeSeconds(),
                     1e3 * r.meanWaitSeconds(), r.bytesPerStep() / 1e6, r.attempts(), csv);

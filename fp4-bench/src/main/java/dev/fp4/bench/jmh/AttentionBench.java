@@ -1,7 +1,6 @@
 package dev.fp4.bench.jmh;
 
 import dev.fp4.nn.FlashAttention;
-import dev.fp4.nn.Parallel;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -62,7 +61,7 @@ public class AttentionBench {
     /** Random inputs and one forward (for the backward's saved state). */
     @Setup(Level.Trial)
     public void setUp() {
-        Parallel.setThreads(threads);
+        dev.fp4.core.gemm.Gemm.setThreads(threads);
         SplittableRandom r = new SplittableRandom(1);
         int n = batch * seq * heads * headDim;
         q = random(r, n);

@@ -1,6 +1,6 @@
 package dev.fp4.bench.jmh;
 
-import dev.fp4.core.simd.PanamaSimd;
+import dev.fp4.core.simd.panama.PanamaSimd;
 import dev.fp4.core.simd.Simd;
 import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.FloatVector;

@@ -1,7 +1,6 @@
 package dev.fp4.bench.jmh;
 
 import dev.fp4.bench.TrainStep;
-import dev.fp4.nn.Parallel;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -72,7 +71,7 @@ public class TrainStepBench {
     /** Builds the model and runs one step so that every buffer exists. */
     @Setup(Level.Trial)
     public void setUp() {
-        Parallel.setThreads(threads);
+        dev.fp4.core.gemm.Gemm.setThreads(threads);
         step = new TrainStep(preset, recipe, batch, seq, 1);
         step.step();
     }

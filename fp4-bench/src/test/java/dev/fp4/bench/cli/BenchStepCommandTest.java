@@ -3,7 +3,6 @@ package dev.fp4.bench.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fp4.nn.Parallel;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -12,11 +11,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** {@code fp4 bench-step}: usage errors, the breakdown, and the last line {@code tokens/s: N}. */
 class BenchStepCommandTest {
-    private final int saved = Parallel.threads();
+    private final int saved = dev.fp4.core.gemm.Gemm.threads();
 
     @AfterEach
     void restore() {
-        Parallel.setThreads(saved);
+        dev.fp4.core.gemm.Gemm.setThreads(saved);
     }
 
     @Test

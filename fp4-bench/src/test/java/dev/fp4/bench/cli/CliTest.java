@@ -42,7 +42,7 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"train", "compare", "jmh", "export", "plot", "bench-step"})
+    @ValueSource(strings = {"train", "compare", "generate", "eval", "jmh", "export", "plot", "bench-step"})
     void everyCommandHasHelp(String cmd) {
         Result r = run(cmd, "--help");
         assertEquals(0, r.code(), r.err());
@@ -51,7 +51,7 @@ class CliTest {
         if (cmd.equals("train") || cmd.equals("compare")) {
             // picocli formats descriptions with String.format: a bare '%' falls back to raw text with a warning
             String flat = r.out().replaceAll("\\s+", " ");
-            assertTrue(flat.contains("last 10% held out") && flat.contains("tiny or small"), r.out());
+            assertTrue(flat.contains("last 10% of the tokens held out") && flat.contains("tiny, small or medium"), r.out());
         }
     }
 
@@ -63,7 +63,14 @@ class CliTest {
             compare --recipes bf16,nope        | unknown recipe 'nope'; valid recipes: bf16, fp4-direct, fp4-dge-occ, fp4-modulewise
             compare --recipes bf16,bf16        | lists a recipe twice
             compare --preset huge              | unknown preset 'huge'; valid presets: tiny, small
-            compare --seq 999                  | exceeds the tiny preset's context of 16
+            compare --kv-heads 3               | invalid model shape: kvHeads 3 does not divide heads 1
+            compare --config c.json --preset tiny | give --preset or --config, not both
+            compare --tokenizer sp             | unknown tokenizer 'sp'; valid tokenizers: byte, gpt2
+            compare --tokenizer gpt2           | --tokenizer gpt2 needs --data FILE
+            generate                           | Missing required option: '--checkpoint=PATH'
+            generate --checkpoint none.st      | checkpoint not found: none.st
+            generate --checkpoint x --top-p 0  | top-p must be in (0, 1]
+            eval --checkpoint x                | Missing required option: '--data=FILE'
             train --recipe nope                | unknown recipe 'nope'
             train --moments fp9                | Invalid value for option '--moments'
             train --lr 0                       | --lr must be a positive number
@@ -104,8 +111,11 @@ class CliTest {
         byte[] png = Files.readAllBytes(out.resolve("losses.png"));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
         String md = Files.readString(out.resolve("summary.md"));
-        assertTrue(md.contains("| recipe | final train loss | final val loss | excess over entropy (val) |"), md);
+        assertTrue(md.contains("| recipe | final train loss | val loss (sampled) | val loss (whole split) | excess over entropy (val) |"
+                + " gap to bf16 [95% CI] |"), md);
         assertTrue(md.contains("| bf16 |") && md.contains("| fp4-direct |") && md.contains("+0.00%"), md);
+        // the fake model is the same under both names: the same windows give a gap of exactly 0
+        assertTrue(md.contains("+0.0000 [+0.0000, +0.0000]"), md);
         assertTrue(md.contains("nats per byte"), md);
         assertTrue(r.out().contains("wrote "), r.out());
         // identical model, data and seed under two recipe names → identical curves (determinism)
@@ -132,6 +142,53 @@ class CliTest {
         Result none = run(new String[] {"train", "--resume", "--checkpoint-dir", dir.resolve("empty").toString(), "--corpus-bytes", "50000"});
         assertEquals(2, none.code());
         assertTrue(none.err().contains("no valid checkpoint"), none.err());
+    }
+
+    /** Progress bar or log lines, not both; --quiet leaves stderr to warnings and errors. */
+    @Test
+    void progressBarLogLinesAndQuiet() {
+        String[] base = {"train", "--steps", "10", "--batch", "4", "--eval-every", "5", "--eval-batches", "1", "--corpus-bytes", "50000",
+                "--recipe", "bf16", "--lr", "0.3", "--checkpoint-every", "0"};
+        Result bar = run(with(base, "--checkpoint-dir", dir.resolve("a").toString()));
+        assertEquals(0, bar.code(), bar.err());
+        assertTrue(bar.err().contains("step 10/10") && bar.err().contains("training preset"), bar.err());
+        Result info = run(with(base, "--checkpoint-dir", dir.resolve("b").toString(), "--log-level", "info"));
+        assertEquals(0, info.code(), info.err());
+        assertTrue(!info.err().contains("step 10/10") && info.err().contains("training preset"), info.err());
+        Result quiet = run(with(base, "--checkpoint-dir", dir.resolve("c").toString(), "--quiet"));
+        assertEquals(0, quiet.code(), quiet.err());
+        assertEquals("", quiet.err());
+        assertEquals(bar.out().lines().filter(l -> l.contains("validation loss")).count(),
+                quiet.out().lines().filter(l -> l.contains("validation loss")).count(), quiet.out());
+        Result bad = run("train", "--log-level", "loud");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--log-level must be one of error, warn, info, debug, got loud"), bad.err());
+    }
+
+    /**
+     * Help descriptions are paragraphs that picocli wraps to the terminal, never lines broken in the
+     * middle of a sentence: every description element of every command and option ends a sentence.
+     */
+    @Test
+    void helpDescriptionsAreWholeParagraphs() {
+        picocli.CommandLine cl = Cli.commandLine(new Cli(new FakeModels(), System.out, System.err));
+        List<picocli.CommandLine> commands = new java.util.ArrayList<>(cl.getSubcommands().values());
+        commands.add(cl);
+        for (picocli.CommandLine c : commands) {
+            String name = c.getCommandSpec().qualifiedName();
+            List<String> texts = new java.util.ArrayList<>(List.of(c.getCommandSpec().usageMessage().description()));
+            c.getCommandSpec().options().forEach(o -> texts.addAll(List.of(o.description())));
+            c.getCommandSpec().positionalParameters().forEach(o -> texts.addAll(List.of(o.description())));
+            for (String t : texts) {
+                assertTrue(t.strip().matches("(?s).*[.:!?)]"), name + ": a description breaks mid-sentence: '" + t + "'");
+            }
+        }
+    }
+
+    private static String[] with(String[] base, String... more) {
+        String[] a = Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, a, base.length, more.length);
+        return a;
     }
 
     /** A checkpoint's linear weights come out as FP4 entries that dequantize like Fp4Tensor; the rest stays F32. */

@@ -1,5 +1,6 @@
 package dev.fp4.bench.cli;
 
+import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.Parameter;
 import dev.fp4.nn.train.TrainableModel;
 import java.util.List;
@@ -21,18 +22,14 @@ final class FakeModels implements ModelFactory {
         return List.of("bf16", "fp4-direct", "fp4-dge-occ", "fp4-modulewise");
     }
 
+    /** Only maxSeq (16 or 32) and the vocabulary matter to the bigram. */
     @Override
-    public int maxSeq(String preset) {
-        return preset.equals("tiny") ? 16 : 32;
+    public LlamaConfig preset(String name) {
+        return new LlamaConfig(256, 8, 1, 1, 1, 8, name.equals("tiny") ? 16 : 32);
     }
 
     @Override
-    public long parameterCount(String preset) {
-        return 256 * 256;
-    }
-
-    @Override
-    public TrainableModel create(String preset, String recipe, long seed) {
+    public TrainableModel create(LlamaConfig shape, String recipe, long seed) {
         return new Bigram(recipe, seed);
     }
 

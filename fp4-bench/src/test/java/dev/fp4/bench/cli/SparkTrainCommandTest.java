@@ -52,8 +52,10 @@ class SparkTrainCommandTest {
         String[] t = single.out().split("\\R");
         // "fp4-dge-occ: completed 6 steps; final train loss X, validation loss Y, N tokens/s, checkpoint P"
         assertEquals(lossesOf(t[0]), lossesOf(s[0]), spark.out());
-        assertEquals(t[1], s[1], "the entropy line");
-        assertTrue(s[2].startsWith("2 workers, grad-comm fp32: compute "), s[2]);
+        assertTrue(t[1].startsWith("validation loss over the whole split: "), t[1]);
+        assertEquals(t[1], s[1], "the whole-split line (the replicas share its windows)");
+        assertEquals(t[2], s[2], "the entropy line");
+        assertTrue(s[3].startsWith("2 workers, grad-comm fp32: compute "), s[3]);
         List<String> lines = Files.readAllLines(csv);
         assertEquals("step,train_loss,val_loss,lr,grad_norm,tokens_per_s,compute_s_rank0,compute_s_rank1,wait_s_rank0,wait_s_rank1",
                 lines.get(0));

@@ -52,7 +52,7 @@ class TrainInterruptTest {
         TextDataset data = MarkovCorpus.generate(MarkovCorpus.Spec.defaults()).dataset(50_000, 3);
         TrainingConfig cfg = TrainingConfig.defaults().withSteps(1_000_000).withBatch(4, 16).withIntervals(100_000, 1, 0);
         CheckpointDirectory ckpts = new CheckpointDirectory(dir.resolve("ck"), 3);
-        Trainer trainer = new Trainer(new FakeModels().create("tiny", "bf16", 1), data, cfg, ckpts);
+        Trainer trainer = new Trainer(new FakeModels().create(new FakeModels().preset("tiny"), "bf16", 1), data, cfg, ckpts);
         CountDownLatch done = new CountDownLatch(1);
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         Thread hook = new Thread(TrainCommand.stopAndAwait(trainer, done, new PrintStream(err, true, StandardCharsets.UTF_8)), "test-hook");

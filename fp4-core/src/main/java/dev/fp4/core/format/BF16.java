@@ -54,7 +54,7 @@ public final class BF16 {
     }
 
     /** Scalar twin of {@link #roundInPlace}. */
-    public static void roundInPlaceScalar(float[] x, int off, int len) {
+    static void roundInPlaceScalar(float[] x, int off, int len) {
         Objects.checkFromIndexSize(off, len, x.length);
         for (int i = 0; i < len; i++) {
             x[off + i] = round(x[off + i]);

@@ -130,12 +130,12 @@ public final class Fp8Quantizer {
     }
 
     /** Scalar twin of {@link #roundScaled(float[], int, int, float, float, Fp8Format)}, through the format's reference conversion. */
-    public static void roundScaledScalar(float[] x, int off, int len, float sf, float s, Fp8Format format) {
+    static void roundScaledScalar(float[] x, int off, int len, float sf, float s, Fp8Format format) {
         roundScaledScalar(x, off, x, off, len, sf, s, format);
     }
 
     /** Scalar twin of {@link #roundScaled(float[], int, float[], int, int, float, float, Fp8Format)}. */
-    public static void roundScaledScalar(float[] src, int srcOff, float[] dst, int dstOff, int len, float sf, float s,
+    static void roundScaledScalar(float[] src, int srcOff, float[] dst, int dstOff, int len, float sf, float s,
                                          Fp8Format format) {
         Objects.checkFromIndexSize(srcOff, len, src.length);
         Objects.checkFromIndexSize(dstOff, len, dst.length);

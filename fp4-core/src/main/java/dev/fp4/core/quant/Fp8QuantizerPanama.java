@@ -1,6 +1,6 @@
 package dev.fp4.core.quant;
 
-import dev.fp4.core.simd.PanamaSimd;
+import dev.fp4.core.simd.panama.PanamaSimd;
 import dev.fp4.core.simd.Simd;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;

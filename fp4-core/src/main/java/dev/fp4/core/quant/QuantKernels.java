@@ -40,7 +40,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #absMax}. */
-    public static float absMaxScalar(float[] x, int off, int n) {
+    static float absMaxScalar(float[] x, int off, int n) {
         Objects.checkFromIndexSize(off, n, x.length);
         float m = 0f;
         for (int i = 0; i < n; i++) {
@@ -50,7 +50,7 @@ public final class QuantKernels {
     }
 
     /** acc[accOff+i] = max(acc[accOff+i], |x[off+i]|) for i &lt; n (NaN propagates as in Math.max). */
-    public static void absMaxInto(float[] x, int off, float[] acc, int accOff, int n) {
+    static void absMaxInto(float[] x, int off, float[] acc, int accOff, int n) {
         if (!Simd.ENABLED) {
             absMaxIntoScalar(x, off, acc, accOff, n);
             return;
@@ -61,7 +61,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #absMaxInto}. */
-    public static void absMaxIntoScalar(float[] x, int off, float[] acc, int accOff, int n) {
+    static void absMaxIntoScalar(float[] x, int off, float[] acc, int accOff, int n) {
         Objects.checkFromIndexSize(off, n, x.length);
         Objects.checkFromIndexSize(accOff, n, acc.length);
         for (int i = 0; i < n; i++) {
@@ -87,7 +87,7 @@ public final class QuantKernels {
      * Encodes {@code n} elements: code of y = fl(x[xOff+i]·mul[mulOff+i]) by the rounding, written
      * at nibble index {@code index+i} of {@code dst} (the other nibble of a shared byte is kept).
      */
-    public static void encode(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
+    static void encode(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
             byte[] dst, int index) {
         if (!Simd.ENABLED) {
             encodeScalar(x, xOff, mul, mulOff, n, rounding, dst, index);
@@ -102,7 +102,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #encode}. */
-    public static void encodeScalar(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
+    static void encodeScalar(float[] x, int xOff, float[] mul, int mulOff, int n, Rounding rounding,
             byte[] dst, int index) {
         checkEncode(x, xOff, mul, mulOff, n, dst, index);
         int k0 = rounding.key0();
@@ -141,7 +141,7 @@ public final class QuantKernels {
      * NaN). A row-by-row quantizer thus streams each row from memory once, computing its scales
      * while the previous row is encoded from cache. Equals {@link #encodeBlocksScalar}.
      */
-    public static void encodeBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+    static void encodeBlocks(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
             Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
         int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
         if (!Simd.ENABLED || !blocksVectorized(index, n, blockCols) || blocks == 0) {
@@ -165,12 +165,12 @@ public final class QuantKernels {
      * on a byte (even nibble index) and every vector lies inside one block (one block, or blocks a
      * multiple of the vector length). Otherwise it runs its scalar twin.
      */
-    public static boolean blocksVectorized(int index, int n, int blockCols) {
+    static boolean blocksVectorized(int index, int n, int blockCols) {
         return Simd.ENABLED && (index & 1) == 0 && (blockCols >= n || blockCols % Simd.FLOAT_LANES == 0);
     }
 
     /** Scalar twin of {@link #encodeBlocks}. */
-    public static void encodeBlocksScalar(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
+    static void encodeBlocksScalar(float[] x, int xOff, int n, int blockCols, float[] blockMul, int bmOff,
             Rounding rounding, byte[] dst, int index, float[] next, int nextOff, float[] nextAmax, int naOff) {
         int blocks = checkBlocks(x, xOff, n, blockCols, blockMul, bmOff, dst, index, next, nextOff, nextAmax, naOff);
         for (int j = 0; j < blocks; j++) {
@@ -295,7 +295,7 @@ public final class QuantKernels {
     // ---------------------------------------------------------------- decode
 
     /** dst[dstOff+i] = E2M1 value of the code at nibble index {@code index+i}, for i &lt; n. */
-    public static void decode(byte[] src, int index, int n, float[] dst, int dstOff) {
+    static void decode(byte[] src, int index, int n, float[] dst, int dstOff) {
         if (!Simd.ENABLED) {
             decodeScalar(src, index, n, dst, dstOff);
             return;
@@ -305,7 +305,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #decode}. */
-    public static void decodeScalar(byte[] src, int index, int n, float[] dst, int dstOff) {
+    static void decodeScalar(byte[] src, int index, int n, float[] dst, int dstOff) {
         checkDecode(src, index, n, dst, dstOff);
         for (int i = 0; i < n; i++) {
             int j = index + i;
@@ -326,7 +326,7 @@ public final class QuantKernels {
     // ---------------------------------------------------------------- scaling
 
     /** x[off+i] *= s for i &lt; n. */
-    public static void scale(float[] x, int off, int n, float s) {
+    static void scale(float[] x, int off, int n, float s) {
         if (!Simd.ENABLED) {
             scaleScalar(x, off, n, s);
             return;
@@ -336,7 +336,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #scale}. */
-    public static void scaleScalar(float[] x, int off, int n, float s) {
+    static void scaleScalar(float[] x, int off, int n, float s) {
         Objects.checkFromIndexSize(off, n, x.length);
         for (int i = 0; i < n; i++) {
             x[off + i] *= s;
@@ -344,7 +344,7 @@ public final class QuantKernels {
     }
 
     /** x[off+i] *= s[sOff+i] for i &lt; n. */
-    public static void multiply(float[] x, int off, float[] s, int sOff, int n) {
+    static void multiply(float[] x, int off, float[] s, int sOff, int n) {
         if (!Simd.ENABLED) {
             multiplyScalar(x, off, s, sOff, n);
             return;
@@ -355,7 +355,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #multiply}. */
-    public static void multiplyScalar(float[] x, int off, float[] s, int sOff, int n) {
+    static void multiplyScalar(float[] x, int off, float[] s, int sOff, int n) {
         Objects.checkFromIndexSize(off, n, x.length);
         Objects.checkFromIndexSize(sOff, n, s.length);
         for (int i = 0; i < n; i++) {
@@ -369,7 +369,7 @@ public final class QuantKernels {
      * In place: x[off+i] = (E2M1(fl(x·mul[mulOff+i])) · scl[sclOff+i]) · tensorScale, the code
      * rounded as in {@link #encode} with element counter {@code index+i}.
      */
-    public static void fakeQuantize(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff, int n,
+    static void fakeQuantize(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff, int n,
             float tensorScale, Rounding rounding, int index) {
         if (!Simd.ENABLED) {
             fakeQuantizeScalar(x, off, mul, mulOff, scl, sclOff, n, tensorScale, rounding, index);
@@ -387,7 +387,7 @@ public final class QuantKernels {
     }
 
     /** Scalar twin of {@link #fakeQuantize}. */
-    public static void fakeQuantizeScalar(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
+    static void fakeQuantizeScalar(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
             int n, float tensorScale, Rounding rounding, int index) {
         Objects.checkFromIndexSize(off, n, x.length);
         Objects.checkFromIndexSize(mulOff, n, mul.length);

@@ -1,5 +1,7 @@
 package dev.fp4.core.simd;
 
+import dev.fp4.core.simd.panama.PanamaSimd;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -28,30 +28,15 @@ public final class Json {
     }
 
     private final String s;
-    private final boolean full;
     private int pos;
 
-    private Json(String s, boolean full) {
+    private Json(String s) {
         this.s = s;
-        this.full = full;
     }
 
     /** Parses one JSON value (of the supported subset) spanning the whole text. */
     public static Object parse(String text) throws JsonException {
-        return parse(text, false);
-    }
-
-    /**
-     * Parses all of JSON (for files of other tools, such as Hugging Face's config.json): as
-     * {@link #parse}, plus negative and fractional numbers and exponents (a {@link Double}, or a
-     * {@link Long} when written as an integer), {@code true}, {@code false} and {@code null}.
-     */
-    public static Object parseFull(String text) throws JsonException {
-        return parse(text, true);
-    }
-
-    private static Object parse(String text, boolean full) throws JsonException {
-        Json p = new Json(text, full);
+        Json p = new Json(text);
         p.skipWs();
         Object v = p.value(0);
         p.skipWs();
@@ -89,19 +74,8 @@ public final class Json {
             case '[' -> array(depth);
             case '"' -> string();
             default -> {
-                if (full && (c == '-' || c >= '0' && c <= '9')) {
-                    yield fullNumber();
-                }
                 if (c >= '0' && c <= '9') {
                     yield number();
-                }
-                if (full) {
-                    for (String word : new String[] {"true", "false", "null"}) {
-                        if (s.startsWith(word, pos)) {
-                            pos += word.length();
-                            yield word.equals("null") ? JSON_NULL : Boolean.valueOf(word);
-                        }
-                    }
                 }
                 throw error("unsupported JSON value starting with '" + c + "'");
             }
@@ -183,62 +157,6 @@ public final class Json {
             throw error("expected '" + c + "'");
         }
         pos++;
-    }
-
-    /** The value of JSON's null in {@link #parseFull}'s maps and lists. */
-    public static final Object JSON_NULL = new Object() {
-        @Override
-        public String toString() {
-            return "null";
-        }
-    };
-
-    /** A JSON number: [-] int [frac] [exp]; a Long when integral in form, else a Double. */
-    private Object fullNumber() throws JsonException {
-        int start = pos;
-        if (s.charAt(pos) == '-') {
-            pos++;
-        }
-        int digits = pos;
-        while (pos < s.length() && Character.isDigit(s.charAt(pos)) && s.charAt(pos) < 128) {
-            pos++;
-        }
-        if (pos == digits) {
-            throw error("a number needs digits");
-        }
-        boolean integral = true;
-        if (pos < s.length() && s.charAt(pos) == '.') {
-            integral = false;
-            pos++;
-            int f = pos;
-            while (pos < s.length() && s.charAt(pos) >= '0' && s.charAt(pos) <= '9') {
-                pos++;
-            }
-            if (pos == f) {
-                throw error("a fraction needs digits");
-            }
-        }
-        if (pos < s.length() && (s.charAt(pos) == 'e' || s.charAt(pos) == 'E')) {
-            integral = false;
-            pos++;
-            if (pos < s.length() && (s.charAt(pos) == '+' || s.charAt(pos) == '-')) {
-                pos++;
-            }
-            int e = pos;
-            while (pos < s.length() && s.charAt(pos) >= '0' && s.charAt(pos) <= '9') {
-                pos++;
-            }
-            if (pos == e) {
-                throw error("an exponent needs digits");
-            }
-        }
-        String text = s.substring(start, pos);
-        try {
-            return integral ? (Object) Long.parseLong(text) : (Object) Double.parseDouble(text);
-        } catch (NumberFormatException ex) {
-            pos = start;
-            throw error("number out of range: " + text);
-        }
     }
 
     private Long number() throws JsonException {
@@ -361,8 +279,6 @@ public final class Json {
         switch (v) {
             case String str -> writeString(out, str);
             case Long l when l >= 0 -> out.append(l.longValue());
-            case Double d when Double.isFinite(d) -> out.append(d.doubleValue());
-            case Boolean b -> out.append(b.booleanValue());
             case Integer i when i >= 0 -> out.append(i.intValue());
             case Map<?, ?> m -> {
                 out.append('{');

@@ -1,7 +1,7 @@
 package dev.fp4.nn.data;
 
 /**
- * Draws random windows of seq + 1 consecutive bytes from one split. Counter-based: the window of
+ * Draws random windows of seq + 1 consecutive tokens from one split. Counter-based: the window of
  * row r in batch k starts at a position computed from (seed, k·batch + r) alone, so the stream
  * can be repositioned exactly ({@link #seek}) — a checkpoint stores the seed and
  * {@link #position()}.
@@ -10,14 +10,14 @@ package dev.fp4.nn.data;
  * reduced by multiply-high).
  */
 public final class BatchSampler {
-    private final byte[] data;
+    private final int[] data;
     private final int off;
     private final int len;
     private final long seed;
     private final Batch batch;
     private long position;
 
-    BatchSampler(byte[] data, int off, int len, int batch, int seq, long seed) {
+    BatchSampler(int[] data, int off, int len, int batch, int seq, long seed) {
         this.data = data;
         this.off = off;
         this.len = len;
@@ -65,8 +65,8 @@ public final class BatchSampler {
             int s = off + start(position * b + r);
             int base = r * seq;
             for (int i = 0; i < seq; i++) {
-                batch.tokens[base + i] = data[s + i] & 0xff;
-                batch.targets[base + i] = data[s + i + 1] & 0xff;
+                batch.tokens[base + i] = data[s + i];
+                batch.targets[base + i] = data[s + i + 1];
             }
         }
         position++;

@@ -1,25 +1,34 @@
 package dev.fp4.nn.data;
 
-import java.nio.charset.StandardCharsets;
+import java.util.Objects;
 
 /**
  * The byte-level tokenizer: a text's tokens are its UTF-8 bytes, vocabulary size 256. Every byte
  * string is encodable and every token sequence decodable (invalid UTF-8 decodes to U+FFFD).
  */
-public final class ByteTokenizer {
+public final class ByteTokenizer implements Tokenizer {
     /** Vocabulary size: one token per byte value. */
     public static final int VOCAB_SIZE = 256;
+
+    /** The tokenizer (it has no state). */
+    public static final ByteTokenizer INSTANCE = new ByteTokenizer();
 
     private ByteTokenizer() {
     }
 
-    /** The UTF-8 bytes of {@code text} as tokens in [0, 256). */
-    public static int[] encode(String text) {
-        return tokens(text.getBytes(StandardCharsets.UTF_8));
+    @Override
+    public String name() {
+        return "byte";
+    }
+
+    @Override
+    public int vocabSize() {
+        return VOCAB_SIZE;
     }
 
     /** Bytes as tokens in [0, 256). */
-    public static int[] tokens(byte[] bytes) {
+    @Override
+    public int[] encode(byte[] bytes) {
         int[] t = new int[bytes.length];
         for (int i = 0; i < t.length; i++) {
             t[i] = bytes[i] & 0xff;
@@ -27,19 +36,23 @@ public final class ByteTokenizer {
         return t;
     }
 
-    /**
-     * The text whose UTF-8 bytes are {@code tokens}.
-     *
-     * @throws IllegalArgumentException naming the index of the first token outside [0, 256)
-     */
-    public static String decode(int[] tokens) {
-        byte[] b = new byte[tokens.length];
-        for (int i = 0; i < b.length; i++) {
-            if (tokens[i] < 0 || tokens[i] >= VOCAB_SIZE) {
-                throw new IllegalArgumentException("token " + tokens[i] + " at index " + i + " is outside [0, 256)");
+    @Override
+    public byte[] bytes(int[] tokens, int off, int len) {
+        Objects.checkFromIndexSize(off, len, tokens.length);
+        byte[] b = new byte[len];
+        for (int i = 0; i < len; i++) {
+            int t = tokens[off + i];
+            if (t < 0 || t >= VOCAB_SIZE) {
+                throw new IllegalArgumentException("token " + t + " at index " + (off + i) + " is outside [0, 256)");
             }
-            b[i] = (byte) tokens[i];
+            b[i] = (byte) t;
         }
-        return new String(b, StandardCharsets.UTF_8);
+        return b;
+    }
+
+    /** The newline byte. */
+    @Override
+    public int separator() {
+        return '\n';
     }
 }

@@ -7,30 +7,43 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 /**
- * A byte-tokenized text ({@link ByteTokenizer}) split into training and validation parts by a
- * fixed rule: of n bytes, the validation split is the last ⌊n/10⌋ bytes and the training split the
- * first n − ⌊n/10⌋. (A contiguous tail, not a random subset, so that no validation window overlaps
- * a training window except across the one boundary.)
+ * A tokenized text split into training and validation parts by a fixed rule: of n tokens, the
+ * validation split is the last ⌊n/10⌋ tokens and the training split the first n − ⌊n/10⌋. (A
+ * contiguous tail, not a random subset, so that no validation window overlaps a training window
+ * except across the one boundary.) The tokens are held as an int array (4 bytes per token).
  */
 public final class TextDataset {
     private final String name;
-    private final byte[] bytes;
+    private final int[] tokens;
+    private final Tokenizer tokenizer;
     private final int trainLen;
 
-    private TextDataset(String name, byte[] bytes) {
+    private TextDataset(String name, int[] tokens, Tokenizer tokenizer) {
         this.name = name;
-        this.bytes = bytes;
-        this.trainLen = bytes.length - bytes.length / 10;
+        this.tokens = tokens;
+        this.tokenizer = tokenizer;
+        this.trainLen = tokens.length - tokens.length / 10;
     }
 
     /**
-     * Reads a UTF-8 (or any) text file.
+     * Reads a UTF-8 (or any) text file as bytes ({@link ByteTokenizer}).
      *
      * @throws NoSuchFileException when the file does not exist (message names it)
      * @throws IOException         when it cannot be read, is a directory or is empty (message names it)
      */
     public static TextDataset fromFile(Path file) throws IOException {
+        return fromFile(file, ByteTokenizer.INSTANCE);
+    }
+
+    /**
+     * Reads a UTF-8 text file and encodes it with {@code tokenizer}.
+     *
+     * @throws NoSuchFileException when the file does not exist (message names it)
+     * @throws IOException         when it cannot be read, is a directory or is empty (message names it)
+     */
+    public static TextDataset fromFile(Path file, Tokenizer tokenizer) throws IOException {
         Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(tokenizer, "tokenizer");
         if (!Files.exists(file)) {
             throw new NoSuchFileException(file.toString(), null, "data file not found");
         }
@@ -45,11 +58,15 @@ public final class TextDataset {
         if (b.length == 0) {
             throw new IOException("data file " + file + " is empty");
         }
-        return new TextDataset(file.toString(), b);
+        int[] t = tokenizer.encode(b);
+        if (t.length == 0) {
+            throw new IOException("data file " + file + " has no tokens");
+        }
+        return new TextDataset(file.toString(), t, tokenizer);
     }
 
     /**
-     * A dataset over bytes held in memory (not copied; do not modify them afterwards).
+     * A byte-level dataset over bytes held in memory.
      *
      * @param name shown in messages, e.g. the corpus description
      * @throws IllegalArgumentException when bytes is empty
@@ -58,7 +75,30 @@ public final class TextDataset {
         if (bytes.length == 0) {
             throw new IllegalArgumentException("dataset " + name + " is empty");
         }
-        return new TextDataset(name, bytes);
+        return new TextDataset(name, ByteTokenizer.INSTANCE.encode(bytes), ByteTokenizer.INSTANCE);
+    }
+
+    /**
+     * A dataset over tokens of {@code tokenizer} (not copied; do not modify them afterwards).
+     *
+     * @throws IllegalArgumentException when tokens is empty or holds an id outside the vocabulary
+     */
+    public static TextDataset fromTokens(String name, int[] tokens, Tokenizer tokenizer) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("dataset " + name + " is empty");
+        }
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= tokenizer.vocabSize()) {
+                throw new IllegalArgumentException("dataset " + name + ": token " + tokens[i] + " at index " + i
+                        + " is outside the " + tokenizer.name() + " vocabulary [0, " + tokenizer.vocabSize() + ")");
+            }
+        }
+        return new TextDataset(name, tokens, tokenizer);
+    }
+
+    /** The tokenizer the tokens come from. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
     }
 
     /** The file name or description. */
@@ -66,28 +106,33 @@ public final class TextDataset {
         return name;
     }
 
-    /** Total bytes (tokens). */
+    /** Total tokens. */
     public int size() {
-        return bytes.length;
+        return tokens.length;
     }
 
-    /** Bytes in a split. */
+    /** Tokens in a split. */
     public int size(Split split) {
-        return split == Split.TRAIN ? trainLen : bytes.length - trainLen;
+        return split == Split.TRAIN ? trainLen : tokens.length - trainLen;
+    }
+
+    /** All tokens, both splits in order (a copy). */
+    public int[] tokens() {
+        return tokens.clone();
     }
 
     /** The tokens of a split (a copy). */
     public int[] tokens(Split split) {
         int off = split == Split.TRAIN ? 0 : trainLen;
-        int[] t = new int[size(split)];
-        for (int i = 0; i < t.length; i++) {
-            t[i] = bytes[off + i] & 0xff;
-        }
-        return t;
+        return java.util.Arrays.copyOfRange(tokens, off, off + size(split));
+    }
+
+    private String unit() {
+        return tokenizer == ByteTokenizer.INSTANCE ? "bytes" : "tokens";
     }
 
     /**
-     * Checks that both splits hold at least one window of seq + 1 bytes.
+     * Checks that both splits hold at least one window of seq + 1 tokens.
      *
      * @throws IllegalArgumentException naming the dataset, its size and the size needed
      */
@@ -98,9 +143,10 @@ public final class TextDataset {
         int val = size(Split.VALIDATION);
         if (val < seq + 1 || trainLen < seq + 1) {
             long needed = 10L * (seq + 1);
-            throw new IllegalArgumentException("dataset " + name + " is too small: " + bytes.length + " bytes give "
-                    + trainLen + " training and " + val + " validation bytes, each split needs at least seq + 1 = "
-                    + (seq + 1) + " (use at least " + needed + " bytes)");
+            String u = unit();
+            throw new IllegalArgumentException("dataset " + name + " is too small: " + tokens.length + " " + u + " give "
+                    + trainLen + " training and " + val + " validation " + u + ", each split needs at least seq + 1 = "
+                    + (seq + 1) + " (use at least " + needed + " " + u + ")");
         }
     }
 
@@ -118,11 +164,11 @@ public final class TextDataset {
             throw new IllegalArgumentException("batch " + batch + " × seq " + seq + " is too large");
         }
         int off = split == Split.TRAIN ? 0 : trainLen;
-        return new BatchSampler(bytes, off, size(split), batch, seq, seed);
+        return new BatchSampler(tokens, off, size(split), batch, seq, seed);
     }
 
     @Override
     public String toString() {
-        return name + " (" + bytes.length + " bytes)";
+        return name + " (" + tokens.length + " " + unit() + ")";
     }
 }

@@ -117,7 +117,7 @@ final class Fp8Operand implements OperandFormat {
             int n = Math.multiplyExact(rows, cols);
             java.util.Objects.checkFromIndexSize(srcOff, n, src.length);
             java.util.Objects.checkFromIndexSize(dstOff, n, dst.length);
-            int chunks = n < PARALLEL_MIN || dev.fp4.nn.Parallel.threads() == 1 ? 1 : 4 * dev.fp4.nn.Parallel.threads();
+            int chunks = n < PARALLEL_MIN || dev.fp4.core.gemm.Gemm.threads() == 1 ? 1 : 4 * dev.fp4.core.gemm.Gemm.threads();
             this.src = src;
             this.srcOff = srcOff;
             this.dst = dst;
@@ -133,7 +133,7 @@ final class Fp8Operand implements OperandFormat {
                 if (part.length < chunks) {
                     part = new float[chunks];
                 }
-                dev.fp4.nn.Parallel.forEach(chunks, absMaxChunk);
+                dev.fp4.core.gemm.Gemm.parallelFor(chunks, absMaxChunk);
                 amax = part[0];
                 for (int c = 1; c < chunks; c++) {
                     amax = part[c] != part[c] || amax != amax ? Float.NaN : Math.max(amax, part[c]);
@@ -156,12 +156,12 @@ final class Fp8Operand implements OperandFormat {
             } else if (chunks == 1) {
                 Fp8Quantizer.roundScaled(src, srcOff, dst, dstOff, n, up, down, format); // one pass
             } else {
-                dev.fp4.nn.Parallel.forEach(chunks, roundChunk);
+                dev.fp4.core.gemm.Gemm.parallelFor(chunks, roundChunk);
             }
         }
 
         private int chunkStart(int c) {
-            return dev.fp4.nn.Parallel.splitPoint(n, c, chunks);
+            return dev.fp4.core.gemm.Gemm.splitPoint(n, c, chunks);
         }
 
         private void absMaxChunk(int c) {

@@ -4,7 +4,6 @@ import dev.fp4.nn.LlamaConfig;
 import dev.fp4.nn.LlamaModel;
 import dev.fp4.nn.Parameter;
 import dev.fp4.nn.recipe.PrecisionRecipe;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -18,6 +17,7 @@ import java.util.function.Consumer;
 public final class LlamaTrainable implements TrainableModel {
     private final LlamaModel model;
     private final String recipe;
+    private double[] positionLoss = new double[0];
 
     /** Wraps a model. */
     public LlamaTrainable(LlamaModel model) {
@@ -28,40 +28,6 @@ public final class LlamaTrainable implements TrainableModel {
     /** A new seeded model of a preset under a recipe, both by name (errors list the valid names). */
     public static LlamaTrainable create(String preset, String recipe, long seed) {
         return new LlamaTrainable(new LlamaModel(LlamaConfig.preset(preset), PrecisionRecipe.byName(recipe), seed));
-    }
-
-    /**
-     * The model a checkpoint holds: its configuration (the {@code model.*} entries written by
-     * {@link #config()}), its recipe (or {@code recipe} when not null), its parameters.
-     *
-     * @throws IllegalArgumentException naming a missing or malformed configuration entry
-     */
-    public static LlamaTrainable restore(dev.fp4.nn.checkpoint.Checkpoint c, String recipe) {
-        LlamaConfig config = configOf(c.config());
-        LlamaModel m = new LlamaModel(config, PrecisionRecipe.byName(recipe != null ? recipe : c.recipe()), 0);
-        c.restoreParameters(m.parameters());
-        return new LlamaTrainable(m);
-    }
-
-    /** The {@link LlamaConfig} of {@code model.*} entries, as {@link #config()} writes them. */
-    public static LlamaConfig configOf(Map<String, String> m) {
-        try {
-            return new LlamaConfig(Integer.parseInt(need(m, "model.vocab")), Integer.parseInt(need(m, "model.dim")),
-                    Integer.parseInt(need(m, "model.layers")), Integer.parseInt(need(m, "model.heads")),
-                    Integer.parseInt(need(m, "model.kv_heads")), Integer.parseInt(need(m, "model.ffn_dim")),
-                    Integer.parseInt(need(m, "model.max_seq")), Boolean.parseBoolean(need(m, "model.tied_embeddings")),
-                    Float.parseFloat(need(m, "model.norm_eps")), Float.parseFloat(need(m, "model.rope_theta")));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("malformed model configuration: " + e.getMessage(), e);
-        }
-    }
-
-    private static String need(Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) {
-            throw new IllegalArgumentException("the configuration has no " + key);
-        }
-        return v;
     }
 
     /** The wrapped model. */
@@ -104,6 +70,22 @@ public final class LlamaTrainable implements TrainableModel {
         return model.evaluate(tokens, targets, batch, seq);
     }
 
+    /** One batched call; each row's mean of its per-position losses, summed in double. */
+    @Override
+    public void evaluateRows(int[] tokens, int[] targets, int batch, int seq, double[] rowLoss) {
+        if (positionLoss.length < batch * seq) {
+            positionLoss = new double[batch * seq];
+        }
+        model.evaluate(tokens, targets, batch, seq, positionLoss);
+        for (int b = 0; b < batch; b++) {
+            double sum = 0;
+            for (int i = 0; i < seq; i++) {
+                sum += positionLoss[b * seq + i];
+            }
+            rowLoss[b] = sum / seq;
+        }
+    }
+
     @Override
     public void setStep(long step, long totalSteps) {
         model.setStep(step, totalSteps);
@@ -114,21 +96,9 @@ public final class LlamaTrainable implements TrainableModel {
         return recipe;
     }
 
-    /** The {@link LlamaConfig} fields, prefixed {@code model.}. */
+    /** The {@link LlamaConfig} fields, prefixed {@code model.} ({@link LlamaConfig#asMap()}). */
     @Override
     public Map<String, String> config() {
-        LlamaConfig c = model.config();
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("model.vocab", Integer.toString(c.vocab()));
-        m.put("model.dim", Integer.toString(c.dim()));
-        m.put("model.layers", Integer.toString(c.layers()));
-        m.put("model.heads", Integer.toString(c.heads()));
-        m.put("model.kv_heads", Integer.toString(c.kvHeads()));
-        m.put("model.ffn_dim", Integer.toString(c.ffnDim()));
-        m.put("model.max_seq", Integer.toString(c.maxSeq()));
-        m.put("model.tied_embeddings", Boolean.toString(c.tiedEmbeddings()));
-        m.put("model.norm_eps", Float.toString(c.normEps()));
-        m.put("model.rope_theta", Float.toString(c.ropeTheta()));
-        return m;
+        return model.config().asMap();
     }
 }

@@ -59,6 +59,21 @@ public interface TrainableModel {
     /** Mean cross-entropy of a batch without keeping state. */
     float evaluate(int[] tokens, int[] targets, int batch, int seq);
 
+    /**
+     * The mean loss of each row of a batch, {@code rowLoss[b]} for b in [0, batch), without keeping
+     * state. This default evaluates the rows one at a time; models that can report per-position
+     * losses of one batched call override it.
+     */
+    default void evaluateRows(int[] tokens, int[] targets, int batch, int seq, double[] rowLoss) {
+        int[] t = new int[seq];
+        int[] y = new int[seq];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(tokens, b * seq, t, 0, seq);
+            System.arraycopy(targets, b * seq, y, 0, seq);
+            rowLoss[b] = evaluate(t, y, 1, seq);
+        }
+    }
+
     /** Tells the model the current optimizer step (0-based) of {@code totalSteps}. */
     void setStep(long step, long totalSteps);
 

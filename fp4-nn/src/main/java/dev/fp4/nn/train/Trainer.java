@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * last one written is the last good state;</li>
  * <li>clip the global gradient norm, AdamW step with the warm-up + cosine learning rate;</li>
  * <li>every evalInterval steps and after the last: the mean validation loss over evalBatches
- * fixed batches (the same windows every time); every checkpointInterval steps and at the end: a
+ * fixed batches (the same windows every time); once all steps are done, the loss over every
+ * window of the validation split ({@link #finalValidation()}); every checkpointInterval steps and at the end: a
  * checkpoint.</li>
  * </ol>
  *
@@ -75,6 +76,7 @@ public final class Trainer {
     private Path lastCheckpoint;
     private String runId;
     private boolean staleRemoved;
+    private WindowLosses finalValidation;
 
     /**
      * @param checkpoints where to write checkpoints, or null for none
@@ -137,7 +139,8 @@ public final class Trainer {
         Map<String, String> cfg = new LinkedHashMap<>(model.config());
         cfg.putAll(config.asMap());
         return Checkpoint.capture(step, config.seed(), Map.of("train", trainSampler.position()), model.recipeName(), cfg, params,
-                optimizer.stateView(), Map.of("data", data.name(), "data_size", Integer.toString(data.size()), Checkpoint.RUN_ID, runId));
+                optimizer.stateView(), Map.of("data", data.name(), "data_size", Integer.toString(data.size()), Checkpoint.RUN_ID, runId,
+                "tokenizer", data.tokenizer().name()));
     }
 
     /**
@@ -172,6 +175,12 @@ public final class Trainer {
             if (!e.getValue().equals(have)) {
                 throw new IllegalArgumentException("checkpoint " + e.getKey() + " = " + have + ", this run has " + e.getValue());
             }
+        }
+        String tokenizer = c.extra().getOrDefault("tokenizer", "byte");
+        if (!tokenizer.equals(data.tokenizer().name())) {
+            // not forcible: another tokenizer's ids mean other symbols
+            throw new IllegalArgumentException("checkpoint was trained with the " + tokenizer + " tokenizer, this run's data uses "
+                    + data.tokenizer().name());
         }
         for (var e : run.entrySet()) {
             String have = c.config().get(e.getKey());
@@ -268,6 +277,25 @@ public final class Trainer {
         return sum / batches;
     }
 
+    /**
+     * The model's losses on every window of a split ({@link WindowEvaluator}: non-overlapping
+     * windows of the run's sequence length, the last one partial), in batches of the run's batch size.
+     * In a group the replicas share the batches (each must call it) and all return the same losses.
+     *
+     * @throws ArithmeticException when the model reports a non-finite loss
+     */
+    public WindowLosses evaluateSplit(Split split) {
+        return WindowEvaluator.evaluate(model, data.tokens(split), config.seq(), config.batch(), group);
+    }
+
+    /**
+     * The evaluation over the whole validation split made when {@link #run} completed, or null
+     * (not completed, or the loss was not finite).
+     */
+    public WindowLosses finalValidation() {
+        return finalValidation;
+    }
+
     private Path saveCheckpoint(TrainingListener listener) {
         if (checkpoints == null) {
             return null;
@@ -294,6 +322,13 @@ public final class Trainer {
 
     /** As {@link #run()}, reporting progress to {@code listener}. */
     public TrainingResult run(TrainingListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        TrainingResult result = steps(listener);
+        listener.onStop(result);
+        return result;
+    }
+
+    private TrainingResult steps(TrainingListener listener) {
         List<StepRecord> records = new ArrayList<>();
         long t0 = System.nanoTime();
         long tokens = 0;
@@ -310,7 +345,7 @@ public final class Trainer {
             try {
                 modelReport = localGradients(base, local);
             } catch (RuntimeException e) {
-                return failed(records, e, t0, tokens);
+                return failed(listener, records, e, t0, tokens);
             }
             long tc = System.nanoTime();
             group.awaitReductions(params);
@@ -376,7 +411,7 @@ public final class Trainer {
                 try {
                     val = evaluate();
                 } catch (RuntimeException e) {
-                    return failed(records, e, t0, tokens);
+                    return failed(listener, records, e, t0, tokens);
                 }
                 if (!Double.isFinite(val)) {
                     // the state after this update is not checkpointed: the last checkpoint stays the last good one
@@ -387,6 +422,7 @@ public final class Trainer {
                 if (group.rank() == 0) {                       // the replicas agree; one line per run
                     LOG.info("step {}/{}: train loss {}, validation loss {}", step, config.steps(), fmt(loss), fmt(val));
                 }
+                listener.onEvaluation(step, val);
             }
             double secs = (System.nanoTime() - ts) / 1e9;
             StepRecord r = new StepRecord(step, loss, val, lr, norm, config.tokensPerStep() / Math.max(secs, 1e-9));
@@ -403,6 +439,7 @@ public final class Trainer {
                         (System.nanoTime() - t0) / 1e9, tokens);
             }
         }
+        finalValidation = evaluateFinal();
         saveCheckpoint(listener);
         return new TrainingResult(List.copyOf(records), step, TrainingResult.Status.COMPLETED, "completed " + step + " steps",
                 lastCheckpoint, (System.nanoTime() - t0) / 1e9, tokens);
@@ -477,7 +514,8 @@ public final class Trainer {
      * type and message. In a group the replicas cannot agree on one replica's failure, so the
      * exception propagates there (the task fails, and the cluster reports it).
      */
-    private TrainingResult failed(List<StepRecord> records, RuntimeException e, long t0, long tokens) {
+    private TrainingResult failed(TrainingListener listener, List<StepRecord> records, RuntimeException e, long t0, long tokens) {
+        listener.onError(step + 1, e);
         if (group.size() > 1) {
             throw e;
         }
@@ -485,6 +523,19 @@ public final class Trainer {
         return stop(records, TrainingResult.Status.FAILED, String.format(java.util.Locale.ROOT,
                 "stopped at step %d: the model failed (%s recipe): %s: %s", step + 1, model.recipeName(),
                 e.getClass().getSimpleName(), e.getMessage()), t0, tokens);
+    }
+
+    /** The whole validation split at the end of a completed run (the periodic evaluations sample it). */
+    private WindowLosses evaluateFinal() {
+        try {
+            WindowLosses v = evaluateSplit(Split.VALIDATION);
+            LOG.info("step {}: loss over the whole validation split {} ({} windows, {} positions)", step, fmt(v.mean()), v.windows(),
+                    v.positions());
+            return v;
+        } catch (ArithmeticException e) {
+            LOG.warn("the validation loss over the whole split is not finite: {}", e.getMessage());
+            return null;
+        }
     }
 
     private TrainingResult stop(List<StepRecord> records, TrainingResult.Status status, String why, long t0, long tokens) {

@@ -23,6 +23,22 @@ public interface TrainingListener {
     default void onCheckpoint(long step, Path file) {
     }
 
+    /** After a periodic evaluation of the validation batches (a finite loss; the step's record follows). */
+    default void onEvaluation(long step, double validationLoss) {
+    }
+
+    /**
+     * When the model failed for a non-numerical reason (a bug, a capacity limit) during step
+     * {@code step} (1-based) or its evaluation; the run then ends as
+     * {@link TrainingResult.Status#FAILED} (in a replica group the exception propagates instead).
+     */
+    default void onError(long step, RuntimeException error) {
+    }
+
+    /** Once, as {@link Trainer#run} returns, with its result (completed, interrupted or stopped by the guard). */
+    default void onStop(TrainingResult result) {
+    }
+
     /** No-op listener. */
     TrainingListener NONE = new TrainingListener() {
     };

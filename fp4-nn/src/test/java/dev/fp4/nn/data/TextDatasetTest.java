@@ -21,13 +21,13 @@ class TextDatasetTest {
     @Test
     void byteTokenizerRoundTripsUtf8() {
         String s = "héllo, 世界 🎉";
-        int[] t = ByteTokenizer.encode(s);
+        int[] t = ByteTokenizer.INSTANCE.encode(s);
         assertEquals(s.getBytes(StandardCharsets.UTF_8).length, t.length);
         for (int x : t) {
             assertTrue(x >= 0 && x < 256);
         }
-        assertEquals(s, ByteTokenizer.decode(t));
-        assertThrows(IllegalArgumentException.class, () -> ByteTokenizer.decode(new int[] {65, 256}));
+        assertEquals(s, ByteTokenizer.INSTANCE.decode(t));
+        assertThrows(IllegalArgumentException.class, () -> ByteTokenizer.INSTANCE.decode(new int[] {65, 256}));
     }
 
     @Test

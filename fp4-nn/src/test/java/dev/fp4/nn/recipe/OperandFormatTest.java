@@ -55,7 +55,7 @@ class OperandFormatTest {
      */
     @Test
     void fp8GivesTheSameBitsWithAnyThreadCount() {
-        int saved = dev.fp4.nn.Parallel.threads();
+        int saved = dev.fp4.core.gemm.Gemm.threads();
         try {
             SplittableRandom r = new SplittableRandom(71);
             int rows = 300;
@@ -67,7 +67,7 @@ class OperandFormatTest {
             x[x.length - 5] = 1.0e9f; // the amax sits in the last chunk
             float[][] byThreads = new float[3][];
             for (int t = 1; t <= 3; t++) {
-                dev.fp4.nn.Parallel.setThreads(t);
+                dev.fp4.core.gemm.Gemm.setThreads(t);
                 for (OperandFormat f : new OperandFormat[] {OperandFormat.E4M3, OperandFormat.E5M2}) {
                     Quantizer q = f.newQuantizer();
                     float[] out = new float[x.length];
@@ -102,7 +102,7 @@ class OperandFormatTest {
                 assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(byThreads[0][i]), "element " + i);
             }
         } finally {
-            dev.fp4.nn.Parallel.setThreads(saved);
+            dev.fp4.core.gemm.Gemm.setThreads(saved);
         }
     }
 

@@ -343,7 +343,7 @@ class NnValidationTest {
                 () -> shortData.sampler(Split.TRAIN, 1, 4, 1), "short.txt", "11 training and 1 validation bytes", "at least seq + 1 = 5"));
         BatchSampler sampler = TextDataset.fromBytes("mem", new byte[200]).sampler(Split.TRAIN, 1, 4, 1);
         t.add(BadInput.of("BatchSampler.seek(-1)", iae, () -> sampler.seek(-1), "negative batch index -1"));
-        t.add(BadInput.of("ByteTokenizer.decode(token 300)", iae, () -> ByteTokenizer.decode(new int[] {65, 300}),
+        t.add(BadInput.of("ByteTokenizer.INSTANCE.decode(token 300)", iae, () -> ByteTokenizer.INSTANCE.decode(new int[] {65, 300}),
                 "token 300 at index 1 is outside [0, 256)"));
         TrainingConfig tooLong = TrainingConfig.defaults().withBatch(2, 64);
         t.add(BadInput.of("Trainer on a dataset shorter than seq", iae,

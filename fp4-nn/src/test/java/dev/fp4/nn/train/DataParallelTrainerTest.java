@@ -31,11 +31,14 @@ class DataParallelTrainerTest {
     void replicasEqualSingleProcessAccumulation(String recipe, int replicas) throws Exception {
         TrainingConfig cfg = CFG.withLr(CFG.peakLr(), replicas);
         LlamaTrainable single = LlamaTrainable.create("tiny", recipe, 11);
-        TrainingResult expected = new Trainer(single, LlamaTrainerTest.DATA, cfg, null).run();
+        Trainer singleTrainer = new Trainer(single, LlamaTrainerTest.DATA, cfg, null);
+        TrainingResult expected = singleTrainer.run();
         assertEquals(TrainingResult.Status.COMPLETED, expected.status(), expected.message());
+        WindowLosses expectedFinal = singleTrainer.finalValidation();
 
         List<LlamaTrainable> models = new ArrayList<>();
         List<Future<TrainingResult>> results = new ArrayList<>();
+        List<Trainer> trainers = new ArrayList<>();
         MemoryGroup.Shared shared = new MemoryGroup.Shared(replicas);
         ExecutorService pool = Executors.newFixedThreadPool(replicas);
         try {
@@ -43,12 +46,17 @@ class DataParallelTrainerTest {
                 LlamaTrainable m = LlamaTrainable.create("tiny", recipe, 11);
                 models.add(m);
                 Trainer t = new Trainer(m, LlamaTrainerTest.DATA, cfg, null, new MemoryGroup(shared, r));
+                trainers.add(t);
                 results.add(pool.submit(() -> t.run()));
             }
             for (int r = 0; r < replicas; r++) {
                 TrainingResult got = results.get(r).get(5, TimeUnit.MINUTES);
                 assertArrayEquals(TrainerTest.losses(expected), TrainerTest.losses(got), "rank " + r);
                 assertArrayEquals(valLosses(expected), valLosses(got), "rank " + r);
+                // the whole-split evaluation at the end: the replicas share its batches, each gets every window
+                WindowLosses full = trainers.get(r).finalValidation();
+                assertArrayEquals(expectedFinal.losses(), full.losses(), "rank " + r + " final validation");
+                assertArrayEquals(expectedFinal.lengths(), full.lengths(), "rank " + r + " final validation");
                 List<Parameter> want = single.parameters();
                 List<Parameter> have = models.get(r).parameters();
                 for (int i = 0; i < want.size(); i++) {

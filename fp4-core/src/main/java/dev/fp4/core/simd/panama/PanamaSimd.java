@@ -1,5 +1,6 @@
-package dev.fp4.core.simd;
+package dev.fp4.core.simd.panama;
 
+import dev.fp4.core.simd.Simd;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -9,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The vector species of {@link Simd#BITS}, for the {@code ...Panama} kernel classes: loaded only
- * when {@link Simd#ENABLED} (or {@link Simd#MODULE_PRESENT}), since it names Vector API types.
+ * when {@link Simd#ENABLED}, since it names Vector API types. Not part of the API: its package is
+ * exported to the library's own modules only.
  */
 public final class PanamaSimd {
     private static final VectorShape SHAPE = Simd.ENABLED ? VectorShape.forBitSize(Simd.BITS) : VectorShape.preferredShape();
