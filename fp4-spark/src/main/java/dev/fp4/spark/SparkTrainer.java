@@ -74,8 +74,8 @@ public final class SparkTrainer {
      *                                  length, or a failed preflight check (dynamic allocation,
      *                                  too few task slots, shards not one per worker, checkpoint
      *                                  directory state), each naming what to change
-     * @throws org.apache.spark.SparkException (unchecked from Scala) when the stage fails for
-     *                                         good
+     * @throws RuntimeException          Spark's {@code SparkException} (unchecked, from Scala)
+     *                                  when the stage fails for good
      */
     public static SparkTrainingResult fit(JavaSparkContext sc, SparkTrainingData data, LlamaConfig model, String recipe,
                                           TrainingConfig training, SparkTrainingOptions options, SparkTrainingListener listener) {

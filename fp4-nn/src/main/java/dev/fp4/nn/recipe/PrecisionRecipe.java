@@ -210,7 +210,7 @@ public final class PrecisionRecipe {
         }
 
         /**
-         * Runs the last {@code fraction} of the steps (0 < fraction < 1) in {@code target}, e.g. the
+         * Runs the last {@code fraction} of the steps (0 &lt; fraction &lt; 1) in {@code target}, e.g. the
          * higher precision the model is meant to be used in (the target-precision schedule).
          */
         public Builder targetPrecision(PrecisionRecipe target, double fraction) {

@@ -14,7 +14,7 @@ import java.util.List;
  * <ul>
  * <li>{@link #reduce} is called once per parameter per step, by every replica, as soon as that
  * parameter's local gradient is final (the order may differ between replicas);</li>
- * <li>after {@link #awaitReductions()} returns, every replica's {@link Parameter#grad()} holds
+ * <li>after {@link #awaitReductions(List)} returns, every replica's {@link Parameter#grad()} holds
  * g<sub>0</sub> + g<sub>1</sub> + … + g<sub>size−1</sub>, added in FP32 left to right in rank
  * order (so with A = 1 the sum is the one a single process forms when it accumulates the same
  * micro-batches in order), the same bits on every replica;</li>
@@ -33,7 +33,7 @@ public interface ReplicaGroup {
 
     /**
      * Starts summing {@code p}'s gradient over the group. The gradient must not be changed until
-     * {@link #awaitReductions()} returns; the work may run in the background meanwhile.
+     * {@link #awaitReductions(List)} returns; the work may run in the background meanwhile.
      */
     void reduce(Parameter p);
 
