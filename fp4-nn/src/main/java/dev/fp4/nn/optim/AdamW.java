@@ -28,7 +28,7 @@ import java.util.Set;
  *
  * <p>Not thread-safe. Gradients are read from {@link Parameter#grad()} and are not modified.
  */
-public final class AdamW {
+public final class AdamW implements Optimizer {
     /**
      * Hyper-parameters.
      *
@@ -115,6 +115,7 @@ public final class AdamW {
     }
 
     /** Number of steps taken so far (t of the last step; 0 before the first). */
+    @Override
     public long stepCount() {
         return t;
     }
@@ -129,6 +130,7 @@ public final class AdamW {
      *
      * @throws IllegalArgumentException when lr is negative or not finite
      */
+    @Override
     public void step(double lr) {
         if (!(lr >= 0) || !Double.isFinite(lr)) {
             throw new IllegalArgumentException("learning rate must be non-negative and finite, got " + lr);
@@ -181,6 +183,7 @@ public final class AdamW {
      * copies: for writing a checkpoint at once without a second copy of the state in memory. The
      * views change with the next {@link #step}.
      */
+    @Override
     public Map<String, TensorData> stateView() {
         return state(true);
     }
@@ -202,6 +205,7 @@ public final class AdamW {
      *
      * @throws IllegalArgumentException naming the first missing or mismatched tensor
      */
+    @Override
     public void loadState(Map<String, TensorData> state) {
         TensorData step = state.get(STEP_KEY);
         if (step == null || step.dtype() != DType.I64 || step.size() != 1) {

@@ -10,6 +10,7 @@ import dev.fp4.nn.data.TextDataset;
 import dev.fp4.nn.optim.AdamW;
 import dev.fp4.nn.optim.GradientClipping;
 import dev.fp4.nn.optim.LearningRateSchedule;
+import dev.fp4.nn.optim.Optimizer;
 import dev.fp4.nn.optim.WeightDecayRule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -64,7 +65,7 @@ public final class Trainer {
     private final TrainingConfig config;
     private final CheckpointDirectory checkpoints;
     private final List<Parameter> params;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final LearningRateSchedule schedule;
     private final BatchSampler trainSampler;
     private final BatchSampler evalSampler;
@@ -99,6 +100,53 @@ public final class Trainer {
      *                                  the accumulation is not a multiple of the group size
      */
     public Trainer(TrainableModel model, TextDataset data, TrainingConfig config, CheckpointDirectory checkpoints, ReplicaGroup group) {
+        this(model, data, config, checkpoints, group, Setup.defaults(config));
+    }
+
+    /**
+     * The parts of a trainer a caller may replace: the optimizer (made from the model's
+     * parameters) and the learning-rate schedule. {@link #defaults} is what the library trains
+     * with; data come as a {@link TextDataset} of any tokens ({@link TextDataset#fromTokens}).
+     *
+     * @param optimizer makes the optimizer of the model's parameters
+     * @param schedule  the learning rate of each step (0-based)
+     */
+    public record Setup(java.util.function.Function<List<Parameter>, Optimizer> optimizer, LearningRateSchedule schedule) {
+        /** Checks that both are given. */
+        public Setup {
+            Objects.requireNonNull(optimizer, "optimizer");
+            Objects.requireNonNull(schedule, "schedule");
+        }
+
+        /**
+         * AdamW (β = 0.9, 0.95, ε = 1e-8, the config's weight decay on the matrices but the
+         * embeddings, its moment precision) and warm-up plus cosine decay to the config's floor.
+         */
+        public static Setup defaults(TrainingConfig config) {
+            return new Setup(params -> new AdamW(params, new AdamW.Settings(0.9, 0.95, 1e-8, config.weightDecay(), config.moments(),
+                    WeightDecayRule.MATRICES_EXCEPT_EMBEDDINGS)),
+                    LearningRateSchedule.warmupCosine(config.peakLr(), config.warmupSteps(), config.steps(), config.floorFraction()));
+        }
+
+        /** This setup with another schedule. */
+        public Setup withSchedule(LearningRateSchedule s) {
+            return new Setup(optimizer, s);
+        }
+
+        /** This setup with another optimizer. */
+        public Setup withOptimizer(java.util.function.Function<List<Parameter>, Optimizer> o) {
+            return new Setup(o, schedule);
+        }
+    }
+
+    /**
+     * As {@link #Trainer(TrainableModel, TextDataset, TrainingConfig, CheckpointDirectory, ReplicaGroup)}
+     * with the optimizer and schedule of {@code setup}. Checkpoints store the optimizer's
+     * {@link Optimizer#stateView()}; the run id does not cover a caller's own optimizer or schedule.
+     */
+    public Trainer(TrainableModel model, TextDataset data, TrainingConfig config, CheckpointDirectory checkpoints, ReplicaGroup group,
+                   Setup setup) {
+        Objects.requireNonNull(setup, "setup");
         this.group = Objects.requireNonNull(group, "group");
         if (config.accumulation() % group.size() != 0) {
             throw new IllegalArgumentException("accumulation " + config.accumulation() + " is not a multiple of the "
@@ -110,9 +158,8 @@ public final class Trainer {
         this.config = Objects.requireNonNull(config, "config");
         this.checkpoints = checkpoints;
         this.params = model.parameters();
-        this.optimizer = new AdamW(params, new AdamW.Settings(0.9, 0.95, 1e-8, config.weightDecay(), config.moments(),
-                WeightDecayRule.MATRICES_EXCEPT_EMBEDDINGS));
-        this.schedule = LearningRateSchedule.warmupCosine(config.peakLr(), config.warmupSteps(), config.steps(), config.floorFraction());
+        this.optimizer = Objects.requireNonNull(setup.optimizer().apply(params), "the setup's optimizer");
+        this.schedule = setup.schedule();
         this.trainSampler = data.sampler(Split.TRAIN, config.batch(), config.seq(), config.seed());
         this.evalSampler = data.sampler(Split.VALIDATION, config.batch(), config.seq(), config.seed() ^ EVAL_SEED_SALT);
         model.setRoundingSeed(roundingSeed(config.seed()));
@@ -125,7 +172,7 @@ public final class Trainer {
     }
 
     /** The optimizer (for inspection). */
-    public AdamW optimizer() {
+    public Optimizer optimizer() {
         return optimizer;
     }
 
