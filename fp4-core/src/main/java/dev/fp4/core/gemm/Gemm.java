@@ -9,6 +9,11 @@ package dev.fp4.core.gemm;
  * processors) and can be changed at run time with {@link #setThreads(int)}. Parallel work is
  * split over output tiles only, never over a reduction, so every result is the same bit for bit
  * whatever the thread count.
+ *
+ * <p>That team serves the whole JVM, one loop at a time: a loop started while another thread's loop
+ * holds it runs on its caller alone. Work that runs beside other work in the same JVM (a second
+ * model training, a server's requests) takes a {@link Pool} of its own and runs inside
+ * {@link Pool#call}; every loop and GeMM called there uses the pool's threads.
  */
 public final class Gemm {
 
@@ -38,9 +43,78 @@ public final class Gemm {
     private Gemm() {
     }
 
-    /** Number of threads parallel work is spread over (1 means everything runs on the caller). */
+    /**
+     * Number of threads parallel work is spread over (1 means everything runs on the caller): the
+     * current thread's {@link Pool} when it runs inside one, else the shared setting.
+     */
     public static int threads() {
-        return threads;
+        Pool p = BOUND.get();
+        return p != null ? p.threads : threads;
+    }
+
+    /** The pool the current thread runs inside ({@link Pool#call}), or null. */
+    private static final ThreadLocal<Pool> BOUND = new ThreadLocal<>();
+
+    /**
+     * Threads of one's own: a caller of {@link #parallelFor} (and of every GeMM and layer loop)
+     * inside {@link #call} or {@link #run} uses this pool's {@code threads − 1} daemon workers
+     * instead of the shared team, so work in several threads of one JVM runs in parallel each.
+     * Results are the same bit for bit as with the shared team. One loop at a time per pool (a
+     * second thread inside the same pool runs its loops on its own thread). Close it to stop the
+     * workers.
+     */
+    public static final class Pool implements AutoCloseable {
+        private final int threads;
+        private final WorkerTeam team;
+
+        private Pool(int threads) {
+            this.threads = threads;
+            this.team = threads > 1 ? new WorkerTeam(threads - 1) : null;
+        }
+
+        /**
+         * A pool of {@code threads} threads (the caller and threads − 1 workers, started now).
+         *
+         * @throws IllegalArgumentException if {@code threads < 1}
+         */
+        public static Pool of(int threads) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("thread count must be at least 1; got " + threads);
+            }
+            return new Pool(threads);
+        }
+
+        /** Its thread count. */
+        public int threads() {
+            return threads;
+        }
+
+        /** Runs {@code work} on the current thread with this pool's threads for its parallel loops. */
+        public <T> T call(java.util.function.Supplier<T> work) {
+            Pool previous = BOUND.get();
+            BOUND.set(this);
+            try {
+                return work.get();
+            } finally {
+                BOUND.set(previous);
+            }
+        }
+
+        /** As {@link #call}, for work without a result. */
+        public void run(Runnable work) {
+            call(() -> {
+                work.run();
+                return null;
+            });
+        }
+
+        /** Stops the workers (a loop running in the pool finishes first). */
+        @Override
+        public void close() {
+            if (team != null) {
+                team.shutdown();
+            }
+        }
     }
 
     /**
@@ -99,7 +173,8 @@ public final class Gemm {
         if (count <= 0) {
             return;
         }
-        if (count == 1 || threads == 1 || nested()) {
+        Pool pool = BOUND.get();
+        if (count == 1 || (pool != null ? pool.threads : threads) == 1 || nested()) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
             }
@@ -108,7 +183,7 @@ public final class Gemm {
         // The caller takes part: it opens the call to the workers and starts on the items at once,
         // instead of waiting for a parked worker to wake (~10-90 µs on a VM). With the team busy
         // (another thread's loop), this one runs inline: the same results, one thread.
-        WorkerTeam t = team();
+        WorkerTeam t = pool != null ? pool.team : team();
         if (t == null || !t.tryAcquire()) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
