@@ -47,7 +47,11 @@ import java.util.function.IntConsumer;
  */
 public final class Linear implements SequenceLayer {
     /** Below this many elements the FP4-only element-wise work stays on the calling thread. */
-    static int parallelMin = 1 << 14; // tests lower it to run the split on small shapes
+    /** Elements below which FP4-only element-wise work and transposes stay on the calling thread. */
+    static final int PARALLEL_MIN = 1 << 14;
+
+    /** This layer's {@link #PARALLEL_MIN} (tests lower it to run the splits on small shapes). */
+    int parallelMin = PARALLEL_MIN;
 
     /** Column splits fall on multiples of this: 16 floats, a multiple of every vector width (4, 8, 16). */
     private static final int SPLIT_GRAIN = 16;
@@ -413,7 +417,7 @@ public final class Linear implements SequenceLayer {
     private void transposeWeight() {
         scratch.wT = Workspace.grow(scratch.wT, (long) in * out);
         wT = scratch.wT;
-        transposer.run(weight.data(), out, in, wT);
+        transposer.run(weight.data(), out, in, wT, parallelMin);
     }
 
     /**
@@ -458,7 +462,7 @@ public final class Linear implements SequenceLayer {
                     System.arraycopy(w, 0, s.b, 0, out * in);
                 }
             } else {
-                transposer.run(w, out, in, s.b);                 // Ŵᵀ [in, out]
+                transposer.run(w, out, in, s.b, parallelMin);                 // Ŵᵀ [in, out]
                 hadamard(g.hadamard(), s.b, in, out);
             }
             if (g.hadamard() == null && dgA != null) {
@@ -563,8 +567,8 @@ public final class Linear implements SequenceLayer {
             }
         } else {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
-            transposer.run(dy, rows, out, s.a);     // dYᵀ [out, rows]
-            transposer.run(xhat, rows, in, s.b);    // X̂ᵀ [in, rows]
+            transposer.run(dy, rows, out, s.a, parallelMin);     // dYᵀ [out, rows]
+            transposer.run(xhat, rows, in, s.b, parallelMin);    // X̂ᵀ [in, rows]
             hadamard(g.hadamard(), s.a, out, rows);
             hadamard(g.hadamard(), s.b, in, rows);
             if (wgA != null) {
@@ -598,7 +602,7 @@ public final class Linear implements SequenceLayer {
             // contiguous with dY's row, and vectorise.
             scratch.ensureDw((long) out * in);
             float[] gT = scratch.dw;
-            transposer.run(grad, out, in, gT);
+            transposer.run(grad, out, in, gT, parallelMin);
             // Each dWᵀ[c, o] chain runs over the rows in order whatever the split: split o over the
             // pool, at multiples of SPLIT_GRAIN so every piece but the last is whole vectors. Every
             // piece walks all nnz elements, so one piece per thread: more would only repeat the walk
@@ -611,7 +615,7 @@ public final class Linear implements SequenceLayer {
                 bindSplit(chunks, grains, gT, dy, null, null);
                 Parallel.forEach(chunks, weightPatchPiece);
             }
-            transposer.run(gT, in, out, grad);
+            transposer.run(gT, in, out, grad, parallelMin);
         }
     }
 
@@ -669,7 +673,7 @@ public final class Linear implements SequenceLayer {
      * How many pieces to split FP4-only work over {@code nnz} elements into: 1 (the calling thread)
      * with one thread or below {@link #parallelMin}, else 4 per thread, at most {@code units}.
      */
-    private static int chunks(int nnz, int units) {
+    private int chunks(int nnz, int units) {
         return dev.fp4.core.gemm.Gemm.threads() == 1 || nnz < parallelMin || units < 2 ? 1 : Math.min(units, 4 * dev.fp4.core.gemm.Gemm.threads());
     }
 
@@ -728,9 +732,9 @@ public final class Linear implements SequenceLayer {
         }
     }
 
-    /** dst[cols, rows] = src[rows, cols]ᵀ. */
-    static void transpose(float[] src, int rows, int cols, float[] dst) {
-        new Transposer().run(src, rows, cols, dst);
+    /** dst[cols, rows] = src[rows, cols]ᵀ, split over the threads from {@code parallelMin} elements. */
+    static void transpose(float[] src, int rows, int cols, float[] dst, int parallelMin) {
+        new Transposer().run(src, rows, cols, dst, parallelMin);
     }
 
     /**
@@ -745,7 +749,7 @@ public final class Linear implements SequenceLayer {
         private int tiles;
         private int pieces;
 
-        void run(float[] src, int rows, int cols, float[] dst) {
+        void run(float[] src, int rows, int cols, float[] dst, int parallelMin) {
             int tiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
             int pieces = (long) rows * cols < parallelMin ? 1 : Math.min(tiles, dev.fp4.core.gemm.Gemm.threads());
             if (pieces == 1) {

@@ -20,18 +20,19 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ThreadCountDeterminismTest {
     private final int saved = dev.fp4.core.gemm.Gemm.threads();
-    private final int savedMin = Linear.parallelMin;
 
     @AfterEach
     void restore() {
         dev.fp4.core.gemm.Gemm.setThreads(saved);
-        Linear.parallelMin = savedMin;
     }
 
     private static List<int[]> run(int threads, String recipe) {
         dev.fp4.core.gemm.Gemm.setThreads(threads);
         LlamaConfig c = new LlamaConfig(40, 32, 2, 4, 2, 48, 160);
         LlamaModel model = new LlamaModel(c, PrecisionRecipe.byName(recipe), 5);
+        for (Linear l : model.linears()) {
+            l.parallelMin = 1;                               // split even at these small shapes
+        }
         SplittableRandom r = new SplittableRandom(6);
         int batch = 3, seq = 150;
         int[] tokens = new int[batch * seq];
@@ -63,7 +64,6 @@ class ThreadCountDeterminismTest {
     /** The transpose is split into bands of 32 source rows: odd shapes, 1–3 threads, every element. */
     @Test
     void transposeSplitOverThreadsMovesEveryElement() {
-        Linear.parallelMin = 1;
         SplittableRandom r = new SplittableRandom(9);
         for (int[] s : new int[][] {{1, 1}, {31, 7}, {33, 65}, {97, 40}, {256, 3}}) {
             float[] src = new float[s[0] * s[1]];
@@ -79,7 +79,7 @@ class ThreadCountDeterminismTest {
             for (int threads = 1; threads <= 3; threads++) {
                 dev.fp4.core.gemm.Gemm.setThreads(threads);
                 float[] dst = new float[src.length];
-                Linear.transpose(src, s[0], s[1], dst);
+                Linear.transpose(src, s[0], s[1], dst, 1);
                 assertArrayEquals(expected, dst, s[0] + "x" + s[1] + " with " + threads + " threads");
             }
         }
@@ -87,13 +87,12 @@ class ThreadCountDeterminismTest {
 
     /**
      * Every recipe; the FP4-only loops (DGE, the clamped-element dX patch, the compensation products) are split even at these
-     * small shapes by lowering {@link Linear#parallelMin} to 1.
+     * small shapes by lowering each layer's {@code parallelMin} to 1.
      */
     @ParameterizedTest
     @ValueSource(strings = {"fp32", "bf16", "fp8", "fp4-direct", "fp4-dge-occ", "fp4-dge-occ-official", "fp4-modulewise",
             "nvfp4", "mxfp4"})
     void lossAndGradientsDoNotDependOnTheThreadCount(String recipe) {
-        Linear.parallelMin = 1;
         List<int[]> one = run(1, recipe);
         for (int threads : new int[] {2, 3}) {
             List<int[]> many = run(threads, recipe);
