@@ -46,7 +46,6 @@ import java.util.function.IntConsumer;
  * nothing is allocated.
  */
 public final class Linear implements SequenceLayer {
-    /** Below this many elements the FP4-only element-wise work stays on the calling thread. */
     /** Elements below which FP4-only element-wise work and transposes stay on the calling thread. */
     static final int PARALLEL_MIN = 1 << 14;
 
