@@ -92,6 +92,8 @@ public final class Linear implements SequenceLayer {
     private CsrMatrix ownResidual;
     /** The x of the last forward (identity only, for {@link #sharesInputWith}). */
     private float[] lastInput;
+    /** A copy of the last forward's x, for a weight gradient quantized from the input ({@code fromInput}). */
+    private float[] xSource = new float[0];
     private boolean lastShared;
     /** Serial of the forward that prepared X̂ (this layer's, or the layer it shared X̂ with). */
     private long xhatSerial;
@@ -347,6 +349,10 @@ public final class Linear implements SequenceLayer {
             }
         }
         lastInput = x;
+        if (precision.weightGrad().fromInput()) {
+            xSource = Workspace.grow(xSource, (long) rows * in);
+            System.arraycopy(x, 0, xSource, 0, rows * in);
+        }
         float[] b = weight.data();
         if (fwdB != null) {
             wq = weightBuffer();
@@ -510,6 +516,8 @@ public final class Linear implements SequenceLayer {
 
     private void weightGradient(float[] dy) {
         GemmPrecision g = precision.weightGrad();
+        // X's operand: the forward's X̂, or (fromInput) the high-precision X it was quantized from
+        float[] xw = g.fromInput() ? xSource : xhat;
         WeightGradientEstimator est = precision.estimator();
         boolean estimate = fwdB != null && !est.isIdentity();
         float[] grad = weight.grad();
@@ -519,7 +527,7 @@ public final class Linear implements SequenceLayer {
             target = scratch.dw;
         }
         if (g.isIdentity()) {
-            FloatGemm.matmulTN(dy, 0, xhat, 0, target, 0, out, in, rows, !estimate);
+            FloatGemm.matmulTN(dy, 0, xw, 0, target, 0, out, in, rows, !estimate);
         } else if (g.hadamard() == null && g.a().isLayoutFree() && g.b().isLayoutFree()) {
             // Elementwise formats under one scale per operand: Q(dYᵀ) = Q(dY)ᵀ and Q(X̂ᵀ) = Q(X̂)ᵀ, and
             // matmulTN runs each element's FMA chain over the rows in the same order as matmulNT on
@@ -536,8 +544,13 @@ public final class Linear implements SequenceLayer {
                 quantize(wgA, dy, rows, out, s.a, Operand.WGRAD_DY, "dY of the weight gradient");
                 qa = s.a;
             }
-            float[] qb = xhat;
-            if (wgB != null) {
+            float[] qb = xw;
+            if (wgB != null && g.fromInput()) {
+                s.ensureXq8((long) rows * in);
+                s.quantizedXhatSerial = 0;
+                quantize(wgB, xw, rows, in, s.xq8, Operand.WGRAD_X, "X of the weight gradient");
+                qb = s.xq8;
+            } else if (wgB != null) {
                 // Layers that shared X̂ in the forward share Q(X̂) too: the scratch keeps the last one,
                 // keyed by the forward that prepared X̂ (a serial no other forward reuses).
                 if (xhatSerial != 0 && s.quantizedXhatSerial == xhatSerial && g.b().equals(s.quantizedXhatFormat)
@@ -567,7 +580,7 @@ public final class Linear implements SequenceLayer {
         } else {
             LinearScratch s = scratch.ensure((long) out * rows, (long) in * rows);
             transposer.run(dy, rows, out, s.a, parallelMin);     // dYᵀ [out, rows]
-            transposer.run(xhat, rows, in, s.b, parallelMin);    // X̂ᵀ [in, rows]
+            transposer.run(xw, rows, in, s.b, parallelMin);      // X̂ᵀ (or Xᵀ) [in, rows]
             hadamard(g.hadamard(), s.a, out, rows);
             hadamard(g.hadamard(), s.b, in, rows);
             if (wgA != null) {

@@ -350,16 +350,28 @@ class RecipeBackwardTest {
 
         RandomHadamard h = new RandomHadamard(16, Recipes.HADAMARD_SEED);
         float[] a = t(c.dy, c.rows, c.out);   // dYᵀ [out, tokens]
-        float[] b = t(xh, c.rows, c.in);      // X̂ᵀ [in, tokens]
+        float[] b = t(c.x, c.rows, c.in);     // Xᵀ [in, tokens]: from the high-precision X, as TE does
+        float[] bOld = t(xh, c.rows, c.in);   // X̂ᵀ: the forward's X̂ quantized a second time (before)
         for (int r = 0; r < c.out; r++) {
             h.forward(a, r * c.rows, 1, 32);
         }
         for (int r = 0; r < c.in; r++) {
             h.forward(b, r * c.rows, 1, 32);
+            h.forward(bOld, r * c.rows, 1, 32);
         }
         float[] aq = fp4(a, c.out, c.rows, sr, stream(c, Linear.Operand.WGRAD_DY));
         float[] bq = fp4(b, c.in, c.rows, Fp4Scheme.nvfp4());
         check(nt(aq, bq, c.out, c.in, c.rows), c.grad(), "dW");
+        // the double-quantized operand gives another gradient: the test tells the two apart
+        Expected old = nt(aq, fp4(bOld, c.in, c.rows, Fp4Scheme.nvfp4()), c.out, c.in, c.rows);
+        float[] g = c.grad();
+        double worst = 0;
+        double scale = 0;
+        for (int i = 0; i < g.length; i++) {
+            worst = Math.max(worst, Math.abs(old.value()[i] - g[i]));
+            scale = Math.max(scale, Math.abs(g[i]));
+        }
+        assertTrue(worst > 1e-3 * scale, "the weight gradient from X̂ would be the same: " + worst + " of " + scale);
     }
 
     static long stream(Case c, Linear.Operand op) {

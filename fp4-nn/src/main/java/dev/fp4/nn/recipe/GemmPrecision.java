@@ -20,11 +20,18 @@ import java.util.Objects;
  * is then block-diagonal with an identity block, still orthogonal). Layers accept a Hadamard only
  * on the two backward GeMMs, whose results come out in the original basis.
  *
- * @param a        the left operand's format
- * @param b        the right operand's format
- * @param hadamard the transform along K of both operands before quantization, or null for none
+ * <p>{@code fromInput} (weight gradient only): the operand X̂ᵀ is formed from the layer's
+ * high-precision input X instead of the forward's quantized X̂, so X is quantized once for this
+ * GeMM, along the tokens, rather than twice (first along {@code in}, then again along the tokens).
+ * This is Transformer Engine's NVFP4 recipe, whose docstring says it avoids double quantization
+ * errors; the layer then keeps a copy of X from the forward.
+ *
+ * @param a         the left operand's format
+ * @param b         the right operand's format
+ * @param hadamard  the transform along K of both operands before quantization, or null for none
+ * @param fromInput whether the weight gradient's X operand comes from X rather than X̂
  */
-public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard hadamard) {
+public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard hadamard, boolean fromInput) {
     /** Both operands FP32. */
     public static final GemmPrecision FP32 = new GemmPrecision(OperandFormat.FP32, OperandFormat.FP32);
 
@@ -36,7 +43,12 @@ public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard had
 
     /** Operands in formats a and b, no transform. */
     public GemmPrecision(OperandFormat a, OperandFormat b) {
-        this(a, b, null);
+        this(a, b, null, false);
+    }
+
+    /** Operands in formats a and b rotated by {@code hadamard} (null: none), X̂ from the forward. */
+    public GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard hadamard) {
+        this(a, b, hadamard, false);
     }
 
     /** Both operands in the same format. */
@@ -46,7 +58,12 @@ public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard had
 
     /** A copy whose operands are rotated by {@code h} along K before quantization. */
     public GemmPrecision withHadamard(RandomHadamard h) {
-        return new GemmPrecision(a, b, Objects.requireNonNull(h, "hadamard"));
+        return new GemmPrecision(a, b, Objects.requireNonNull(h, "hadamard"), fromInput);
+    }
+
+    /** A copy whose X operand (weight gradient) is quantized from the layer's input X, not from X̂. */
+    public GemmPrecision withOperandFromInput() {
+        return new GemmPrecision(a, b, hadamard, true);
     }
 
     /** Whether both operands are FP32 and untransformed (layers then multiply the raw operands). */
@@ -56,6 +73,7 @@ public record GemmPrecision(OperandFormat a, OperandFormat b, RandomHadamard had
 
     @Override
     public String toString() {
-        return a.name() + " x " + b.name() + (hadamard == null ? "" : " (hadamard " + hadamard.size() + ")");
+        return a.name() + " x " + b.name() + (hadamard == null ? "" : " (hadamard " + hadamard.size() + ")")
+                + (fromInput ? " (from X)" : "");
     }
 }

@@ -13,6 +13,7 @@ import java.util.Objects;
  *   forward:          X_c = clamp(X) (or X),  X̂ = Qa(X_c),  Ŵ = Qb(W),  Y = X̂·Ŵᵀ (+ ΔX·Wᵀ)
  *   data gradient:    dX = Qa(dY)·Qb(Ŵᵀ)ᵀ  (clamped elements with compensation: dY·W in FP32)
  *   weight gradient:  dŴ = Qa(dYᵀ)·Qb(X̂ᵀ)ᵀ,  dW += dŴ ⊙ f'(W·sf)  (+ dYᵀ·ΔX in FP32)
+ *                     (Qb(Xᵀ) in place of Qb(X̂ᵀ) when the weight gradient is {@code fromInput})
  * </pre>
  * f' is the estimator's derivative on the scaled weights W·sf (the values the forward weight
  * quantizer rounded to E2M1); the straight-through estimator (f' = 1) adds dŴ unchanged. The
@@ -41,6 +42,9 @@ public record LinearPrecision(GemmPrecision forward, GemmPrecision dataGrad, Gem
         if (!estimator.isIdentity() && !forward.b().hasE2M1Elements()) {
             throw new IllegalArgumentException("estimator " + estimator.name()
                     + " needs an FP4 (E2M1) forward weight format, got " + forward.b().name());
+        }
+        if (forward.fromInput() || dataGrad.fromInput()) {
+            throw new IllegalArgumentException("quantizing an operand from the layer's input X applies to the weight gradient only");
         }
         if (forward.hadamard() != null) {
             throw new IllegalArgumentException("a Hadamard transform is supported on the backward GeMMs only"

@@ -192,8 +192,9 @@ public final class Recipes {
      * NVIDIA's NVFP4 training recipe: activations and gradients in 1×16 blocks, weights in 16×16
      * blocks (E4M3 block scales under an FP32 tensor scale), stochastic rounding on the gradient
      * operand dY of both backward GeMMs (RNE elsewhere), a 16-point random Hadamard transform of both
-     * weight-gradient operands along the token dimension; the first {@code bf16First} and last
-     * {@code bf16Last} transformer blocks in BF16.
+     * weight-gradient operands along the token dimension, whose X operand is quantized from the
+     * high-precision X (as Transformer Engine does: no double quantization); the first
+     * {@code bf16First} and last {@code bf16Last} transformer blocks in BF16.
      */
     public static PrecisionRecipe nvfp4(String name, int bf16First, int bf16Last) {
         OperandFormat act = OperandFormat.fp4(Fp4Scheme.nvfp4());
@@ -201,7 +202,7 @@ public final class Recipes {
         OperandFormat grad = OperandFormat.fp4(Fp4Scheme.nvfp4().withRounding(Rounding.stochastic(SR_SEED)));
         RandomHadamard h = new RandomHadamard(RandomHadamard.DEFAULT_SIZE, HADAMARD_SEED);
         LinearPrecision p = new LinearPrecision(new GemmPrecision(act, weight), new GemmPrecision(grad, weight),
-                new GemmPrecision(grad, act).withHadamard(h), WeightGradientEstimator.STE);
+                new GemmPrecision(grad, act).withHadamard(h).withOperandFromInput(), WeightGradientEstimator.STE);
         return PrecisionRecipe.builder(name)
                 .defaults(p)
                 .firstBlocks(bf16First, BF16_LAYER)
