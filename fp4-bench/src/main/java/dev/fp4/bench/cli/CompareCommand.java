@@ -74,7 +74,8 @@ final class CompareCommand implements Callable<Integer> {
         List<RecipeRun> runs = new ArrayList<>();
         long t0 = System.nanoTime();
         boolean interactive = System.console() != null;
-        for (String recipe : recipes) {
+        for (String base : recipes) {
+            String recipe = Runs.recipeName(spec, run, base);
             Trainer trainer = new Trainer(models.create(shape, recipe, run.seed), data.dataset(), cfg, null);
             ProgressBar bar = new ProgressBar(root.err, String.format(Locale.ROOT, "%-15s", recipe), root.progressBar(), interactive, 0, cfg.tokensPerStep());
             TrainingResult r = trainer.run(bar);

@@ -46,6 +46,11 @@ public final class RunOptions {
     @Option(names = "--batch", paramLabel = "N", description = "Sequences per step. Default: ${DEFAULT-VALUE}.")
     int batch = 8;
 
+    @Option(names = "--late-bf16", paramLabel = "F",
+            description = "Run the last fraction F of the steps in bf16, for any recipe (NVIDIA's late switch; the recipe is then "
+                    + "named RECIPE+late-bf16=F in checkpoints and reports).")
+    Double lateBf16;
+
     @Option(names = "--seq", paramLabel = "N", description = "Tokens per sequence, and the model's context length (overrides the preset's).")
     Integer seq;
 

@@ -2,6 +2,7 @@ package dev.fp4.bench.cli;
 
 import dev.fp4.core.gemm.Gemm;
 import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.recipe.PrecisionRecipe;
 import dev.fp4.nn.data.MarkovCorpus;
 import dev.fp4.nn.data.TextDataset;
 import dev.fp4.nn.data.Tokenizer;
@@ -93,6 +94,20 @@ final class Runs {
             throw new CommandLine.ParameterException(spec.commandLine(), "unknown recipe '" + recipe + "'; valid recipes: "
                     + String.join(", ", models.recipes()));
         }
+    }
+
+    /**
+     * The recipe name the run trains: {@code recipe}, with {@link PrecisionRecipe#LATE_BF16} and the
+     * fraction when --late-bf16 is given.
+     */
+    static String recipeName(CommandSpec spec, RunOptions o, String recipe) {
+        if (o.lateBf16 == null) {
+            return recipe;
+        }
+        if (!(o.lateBf16 > 0 && o.lateBf16 < 1)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--late-bf16 must be in (0, 1), got " + o.lateBf16);
+        }
+        return recipe + PrecisionRecipe.LATE_BF16 + o.lateBf16;
     }
 
     /** Sets the size of the pool shared by the GeMMs and the layers' parallel loops. */

@@ -78,7 +78,7 @@ final class SparkTrainRun {
     Integer call() throws IOException {
         RunOptions run = c.run;
         TrainOptions train = c.train;
-        String recipe = train.recipe;
+        String recipe = Runs.recipeName(c.spec, run, train.recipe);
         if (!"byte".equals(run.tokenizer)) {
             throw new Cli.UsageException("spark-train reads byte-level tokens only (--tokenizer byte), got --tokenizer " + run.tokenizer, null);
         }

@@ -55,6 +55,7 @@ final class TrainCommand implements Callable<Integer> {
         ModelFactory models = root.models;
         Runs.validate(spec, run, models);
         Runs.checkRecipe(spec, models, train.recipe);
+        String recipe = Runs.recipeName(spec, run, train.recipe);
         train.validate(spec);
         Runs.applyThreads(run);
         HfLlama.Model init = initFrom == null ? null : initialModel();
@@ -67,7 +68,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingConfig cfg = Runs.config(run, seq, train.accum, train.moments, train.checkpointEvery);
         Path dir = train.checkpointDir != null ? train.checkpointDir : Path.of("runs", "train", train.recipe);
         CheckpointDirectory ckpts = new CheckpointDirectory(dir, train.keep);
-        TrainableModel model = models.create(shape, train.recipe, run.seed);
+        TrainableModel model = models.create(shape, recipe, run.seed);
         if (init != null) {
             if (!(model instanceof LlamaTrainable lt)) {
                 throw new Cli.UsageException("--init-from needs a LLaMA model", null);
@@ -85,7 +86,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new Cli.UsageException(dir + " already holds checkpoints: pass --resume to continue, or another --checkpoint-dir", null);
         }
         root.notes().printf(Locale.ROOT, "training %s (%s), recipe %s, on %s%n", init != null ? initFrom : run.config != null ? run.config
-                : "preset " + run.preset, Runs.describe(shape), train.recipe, data.description());
+                : "preset " + run.preset, Runs.describe(shape), recipe, data.description());
         CountDownLatch done = new CountDownLatch(1);
         Runnable stop = stopAndAwait(trainer, done, root.err);
         Thread hook = new Thread(() -> {
@@ -93,7 +94,7 @@ final class TrainCommand implements Callable<Integer> {
             stop.run();
         }, "fp4-train-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        ProgressBar bar = new ProgressBar(root.err, train.recipe, root.progressBar(), System.console() != null, trainer.step(), cfg.tokensPerStep());
+        ProgressBar bar = new ProgressBar(root.err, recipe, root.progressBar(), System.console() != null, trainer.step(), cfg.tokensPerStep());
         // The latch is released only after the summary is printed: on Ctrl-C the JVM halts as soon
         // as the hook returns, which used to race with (and usually drop) the summary line.
         try {
@@ -101,7 +102,7 @@ final class TrainCommand implements Callable<Integer> {
             if (r.status() != TrainingResult.Status.COMPLETED) {
                 bar.finish();
             }
-            printSummary(root.out, train.recipe, r, trainer.finalValidation(), data.entropyRate());
+            printSummary(root.out, recipe, r, trainer.finalValidation(), data.entropyRate());
             return exitCode(r.status());
         } finally {
             done.countDown();

@@ -109,17 +109,45 @@ public final class PrecisionRecipe {
         return targetFraction;
     }
 
+    /** The suffix of a recipe name that runs its last fraction F of the steps in BF16: {@code NAME+late-bf16=F}. */
+    public static final String LATE_BF16 = "+late-bf16=";
+
+    /**
+     * This recipe until the last {@code fraction} of the steps, then {@code bf16} (NVIDIA's late
+     * switch, which closes most of the remaining gap to BF16), named {@code NAME+late-bf16=F}. A
+     * schedule this recipe had is replaced.
+     *
+     * @throws IllegalArgumentException unless 0 &lt; fraction &lt; 1
+     */
+    public PrecisionRecipe withLateBf16(double fraction) {
+        Builder b = new Builder(name + LATE_BF16 + fraction);
+        b.defaults = defaults;
+        b.rules.addAll(rules);
+        return b.targetPrecision(byName(Recipes.BF16), fraction).build();
+    }
+
     /** Names accepted by {@link #byName(String)}, in a fixed order. */
     public static List<String> names() {
         return List.copyOf(BuiltIn.RECIPES.keySet());
     }
 
     /**
-     * A built-in recipe.
+     * A built-in recipe, or one with the {@link #LATE_BF16} suffix ({@code nvfp4+late-bf16=0.18}).
      *
      * @throws IllegalArgumentException for an unknown name, listing the valid ones
      */
     public static PrecisionRecipe byName(String name) {
+        int late = name == null ? -1 : name.indexOf(LATE_BF16);
+        if (late > 0) {
+            String f = name.substring(late + LATE_BF16.length()).trim();
+            double fraction;
+            try {
+                fraction = Double.parseDouble(f);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("late-bf16 fraction must be a number in (0, 1), got '" + f + "' in '" + name + "'", e);
+            }
+            return byName(name.substring(0, late)).withLateBf16(fraction);
+        }
         PrecisionRecipe r = name == null ? null : BuiltIn.RECIPES.get(name.trim());
         if (r == null) {
             throw new IllegalArgumentException("unknown precision recipe '" + name + "'; valid recipes: "
@@ -201,6 +229,20 @@ public final class PrecisionRecipe {
         public Builder firstBlocks(int n, LinearPrecision p) {
             nonNegative(n);
             return when((role, layer, layers) -> layer >= 0 && layer < n, p);
+        }
+
+        /**
+         * Every linear layer of the last ⌈fraction·L⌉ blocks of a model of L blocks, when L is at
+         * least {@code minBlocks} (none otherwise): NVIDIA keeps about 15% of the blocks, the last
+         * ones, in BF16.
+         */
+        public Builder lastBlocksFraction(double fraction, int minBlocks, LinearPrecision p) {
+            if (!(fraction >= 0 && fraction <= 1)) {
+                throw new IllegalArgumentException("block fraction must be in [0, 1], got " + fraction);
+            }
+            nonNegative(minBlocks);
+            return when((role, layer, layers) -> layer >= 0 && layers >= minBlocks
+                    && layer >= layers - (int) Math.ceil(fraction * layers), p);
         }
 
         /** Every linear layer of the last {@code n} blocks. */

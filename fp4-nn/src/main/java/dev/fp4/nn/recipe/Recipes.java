@@ -183,9 +183,21 @@ public final class Recipes {
                 .build();
     }
 
-    /** {@code nvfp4} with every block in NVFP4. */
+    /** NVIDIA's share of BF16 blocks: the last ⌈15%⌉ of them ... */
+    public static final double NVIDIA_BF16_FRACTION = 0.15;
+    /** ... in models of at least this many blocks. */
+    public static final int NVIDIA_BF16_MIN_BLOCKS = 4;
+
+    /**
+     * {@code nvfp4}: {@link #nvfp4(String, int, int)} with the last ⌈15%⌉ of the blocks in BF16
+     * when there are 4 or more (NVIDIA kept the last 8 of 32 blocks at 8B, about 15% of the
+     * linear layers; models of fewer blocks keep all in NVFP4).
+     */
     public static PrecisionRecipe nvfp4() {
-        return nvfp4(NVFP4, 0, 0);
+        return nvfp4Builder(NVFP4)
+                .lastBlocksFraction(NVIDIA_BF16_FRACTION, NVIDIA_BF16_MIN_BLOCKS, BF16_LAYER)
+                .lmHead(BF16_LAYER)
+                .build();
     }
 
     /**
@@ -197,18 +209,21 @@ public final class Recipes {
      * {@code bf16First} and last {@code bf16Last} transformer blocks in BF16.
      */
     public static PrecisionRecipe nvfp4(String name, int bf16First, int bf16Last) {
+        return nvfp4Builder(name)
+                .firstBlocks(bf16First, BF16_LAYER)
+                .lastBlocks(bf16Last, BF16_LAYER)
+                .lmHead(BF16_LAYER)
+                .build();
+    }
+
+    private static PrecisionRecipe.Builder nvfp4Builder(String name) {
         OperandFormat act = OperandFormat.fp4(Fp4Scheme.nvfp4());
         OperandFormat weight = OperandFormat.fp4(Fp4Scheme.nvfp4_2d());
         OperandFormat grad = OperandFormat.fp4(Fp4Scheme.nvfp4().withRounding(Rounding.stochastic(SR_SEED)));
         RandomHadamard h = new RandomHadamard(RandomHadamard.DEFAULT_SIZE, HADAMARD_SEED);
         LinearPrecision p = new LinearPrecision(new GemmPrecision(act, weight), new GemmPrecision(grad, weight),
                 new GemmPrecision(grad, act).withHadamard(h).withOperandFromInput(), WeightGradientEstimator.STE);
-        return PrecisionRecipe.builder(name)
-                .defaults(p)
-                .firstBlocks(bf16First, BF16_LAYER)
-                .lastBlocks(bf16Last, BF16_LAYER)
-                .lmHead(BF16_LAYER)
-                .build();
+        return PrecisionRecipe.builder(name).defaults(p);
     }
 
     /**
