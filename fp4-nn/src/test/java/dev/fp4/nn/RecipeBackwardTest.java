@@ -394,6 +394,31 @@ class RecipeBackwardTest {
         check(nt(dyT, fp4(t(xh, c.rows, c.in), c.in, c.rows, mx), c.out, c.in, c.rows), c.grad(), "dW");
     }
 
+    /** NVIDIA's MXFP4 baseline: scales rounded up, the 32-point transform on the weight gradient. */
+    @Test
+    void mxfp4NvidiaRoundsScalesUpAndRotatesTheWeightGradientOperands() {
+        Case c = new Case(ffn(Recipes.mxfp4Nvidia()), 64, 64, 32, 9);
+        c.lin.setRandomState(11, 3, 1);
+        c.run();
+        Fp4Scheme up = Fp4Scheme.blocks(1, 32, ScaleRule.MX_RCEIL);
+        Fp4Scheme sr = up.withRounding(Rounding.stochastic(Recipes.SR_SEED));
+        float[] xh = fp4(c.x, c.rows, c.in, up);
+        float[] wh = fp4(c.w, c.out, c.in, up);
+        check(nt(xh, wh, c.rows, c.out, c.in), c.y, "Y");
+        float[] dyq = fp4(c.dy, c.rows, c.out, sr, stream(c, Linear.Operand.DGRAD_DY));
+        check(nt(dyq, fp4(t(wh, c.out, c.in), c.in, c.out, up), c.rows, c.in, c.out), c.dx, "dX");
+        RandomHadamard h = new RandomHadamard(32, Recipes.HADAMARD_SEED);
+        float[] a = t(c.dy, c.rows, c.out);
+        float[] b = t(xh, c.rows, c.in);
+        h.forward(a, 0, c.out, c.rows);
+        h.forward(b, 0, c.in, c.rows);
+        float[] aq = fp4(a, c.out, c.rows, sr, stream(c, Linear.Operand.WGRAD_DY));
+        check(nt(aq, fp4(b, c.in, c.rows, up), c.out, c.in, c.rows), c.grad(), "dW");
+        // the OCP rule (scales rounded down) gives another forward on these inputs
+        float[] floor = fp4(c.x, c.rows, c.in, Fp4Scheme.mxfp4());
+        assertFalse(Arrays.equals(floor, xh), "MX_RCEIL and MX_FLOOR quantized X alike");
+    }
+
     @Test
     void fp8AndBf16Baselines() {
         Case c = new Case(ffn(Recipes.fp8()), 8, 24, 12, 6).run();

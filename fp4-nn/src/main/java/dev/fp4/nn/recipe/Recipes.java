@@ -30,8 +30,11 @@ import dev.fp4.core.quant.ScaleRule;
  *   <tr><td>{@code fp4-modulewise}</td><td>FFN: fp4 1×32 blocks; attention: e4m3 x e4m3</td><td>e4m3 x e4m3</td>
  *       <td>e4m3 x e4m3</td><td>STE; last 10% of steps in {@code bf16}</td></tr>
  *   <tr><td>{@code nvfp4}</td><td>nvfp4 1×16 x nvfp4 16×16</td><td>nvfp4 1×16 SR x nvfp4 16×16</td>
- *       <td>nvfp4 1×16 SR x nvfp4 1×16, random Hadamard 16</td><td>STE</td></tr>
+ *       <td>nvfp4 1×16 SR x nvfp4 1×16 (X from the input), random Hadamard 16</td>
+ *       <td>STE; last ⌈15%⌉ of the blocks (from 4) in BF16</td></tr>
  *   <tr><td>{@code mxfp4}</td><td>mxfp4 x mxfp4</td><td>mxfp4 SR x mxfp4</td><td>mxfp4 SR x mxfp4</td><td>STE</td></tr>
+ *   <tr><td>{@code mxfp4-nvidia}</td><td>mxfp4 (scales up) x mxfp4</td><td>mxfp4 SR x mxfp4</td>
+ *       <td>mxfp4 SR x mxfp4, random Hadamard 32</td><td>STE; last ⌈15%⌉ of the blocks (from 4) in BF16</td></tr>
  * </table>
  * In every recipe below {@code bf16} the LM head runs all three GeMMs in BF16 (the output
  * projection is kept in high precision in the FP8 and FP4 training recipes this library follows);
@@ -62,6 +65,8 @@ public final class Recipes {
     public static final String NVFP4 = "nvfp4";
     /** Name of the OCP MXFP4 recipe. */
     public static final String MXFP4 = "mxfp4";
+    /** Name of NVIDIA's MXFP4 baseline. */
+    public static final String MXFP4_NVIDIA = "mxfp4-nvidia";
 
     /** Wang et al.'s α. */
     public static final double DEFAULT_ALPHA = OutlierClamp.DEFAULT_ALPHA;
@@ -237,6 +242,27 @@ public final class Recipes {
         GemmPrecision back = new GemmPrecision(grad, mx);
         return PrecisionRecipe.builder(MXFP4)
                 .defaults(new LinearPrecision(GemmPrecision.both(mx), back, back, WeightGradientEstimator.STE))
+                .lmHead(BF16_LAYER)
+                .build();
+    }
+
+    /**
+     * NVIDIA's MXFP4 baseline (arXiv 2509.25149, §5 and B.4): 1×32 blocks with E8M0 scales rounded
+     * up (amax/6 to the next power of two, {@link ScaleRule#MX_RCEIL}, so no block maximum clips),
+     * stochastic rounding on dY in both backward GeMMs, a 32-point random Hadamard transform of both
+     * weight-gradient operands along the tokens, and the same BF16 share of blocks as
+     * {@link #nvfp4()} (the last ⌈15%⌉ from 4 blocks), the LM head in BF16.
+     */
+    public static PrecisionRecipe mxfp4Nvidia() {
+        Fp4Scheme up = Fp4Scheme.blocks(1, 32, ScaleRule.MX_RCEIL);
+        OperandFormat mx = OperandFormat.fp4(up);
+        OperandFormat grad = OperandFormat.fp4(up.withRounding(Rounding.stochastic(SR_SEED)));
+        RandomHadamard h = new RandomHadamard(32, HADAMARD_SEED);
+        LinearPrecision p = new LinearPrecision(GemmPrecision.both(mx), new GemmPrecision(grad, mx),
+                new GemmPrecision(grad, mx).withHadamard(h), WeightGradientEstimator.STE);
+        return PrecisionRecipe.builder(MXFP4_NVIDIA)
+                .defaults(p)
+                .lastBlocksFraction(NVIDIA_BF16_FRACTION, NVIDIA_BF16_MIN_BLOCKS, BF16_LAYER)
                 .lmHead(BF16_LAYER)
                 .build();
     }

@@ -94,6 +94,10 @@ class PrecisionRecipeTest {
         Row moduleFfn = new Row(fine, fine, E4, E4, E4, E4, "ste", null, 0);
         Row nvfp4 = new Row(nv, nv2d, nvSr, nv2d, nvSr, nv, "ste", null, 16);
         Row mxfp4 = new Row(mx, mx, mxSr, mx, mxSr, mx, "ste", null, 0);
+        OperandFormat mxUp = OperandFormat.fp4(Fp4Scheme.blocks(1, 32, ScaleRule.MX_RCEIL));
+        OperandFormat mxUpSr = OperandFormat.fp4(Fp4Scheme.blocks(1, 32, ScaleRule.MX_RCEIL)
+                .withRounding(Rounding.stochastic(Recipes.SR_SEED)));
+        Row mxfp4Nvidia = new Row(mxUp, mxUp, mxUpSr, mxUp, mxUpSr, mxUp, "ste", null, 32);
         // recipe -> {attention, feed-forward, LM head}
         Map<String, List<Row>> table = new java.util.LinkedHashMap<>();
         table.put("fp32", List.of(fp32, fp32, fp32));
@@ -105,6 +109,7 @@ class PrecisionRecipeTest {
         table.put("fp4-modulewise", List.of(moduleAttn, moduleFfn, bf16));
         table.put("nvfp4", List.of(nvfp4, nvfp4, bf16));
         table.put("mxfp4", List.of(mxfp4, mxfp4, bf16));
+        table.put("mxfp4-nvidia", List.of(mxfp4Nvidia, mxfp4Nvidia, bf16));
         assertEquals(List.copyOf(table.keySet()), PrecisionRecipe.names());
         int layers = 3;
         for (var e : table.entrySet()) {
