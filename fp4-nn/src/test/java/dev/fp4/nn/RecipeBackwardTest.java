@@ -348,7 +348,7 @@ class RecipeBackwardTest {
         float[] whT = fp4(t(wh, c.out, c.in), c.in, c.out, Fp4Scheme.nvfp4_2d());
         check(nt(dyq, whT, c.rows, c.in, c.out), c.dx, "dX");
 
-        RandomHadamard h = new RandomHadamard(16, Recipes.HADAMARD_SEED);
+        RandomHadamard h = RandomHadamard.withSigns(Recipes.TE_RHT_SIGNS);
         float[] a = t(c.dy, c.rows, c.out);   // dYᵀ [out, tokens]
         float[] b = t(c.x, c.rows, c.in);     // Xᵀ [in, tokens]: from the high-precision X, as TE does
         float[] bOld = t(xh, c.rows, c.in);   // X̂ᵀ: the forward's X̂ quantized a second time (before)

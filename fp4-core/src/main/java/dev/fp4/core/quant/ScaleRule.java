@@ -34,10 +34,11 @@ import dev.fp4.core.format.E4M3;
  * </ul>
  * The MX exponents are clamped to E8M0's range −127..127.
  * <ul>
- *   <li>{@link #NVFP4}: two levels. S_enc = 2688/amax_tensor (448·6; 1 if amax_tensor = 0; capped
- *       at Float.MAX_VALUE); s_b = E4M3_RNE(min(fl(fl(amax_b·S_enc)/6), 448)) (1 if amax_b = 0);
- *       m = fl(1/fl(s_b/S_enc)) (0 if s_b = 0, capped at Float.MAX_VALUE); tensor scale
- *       fl(1/S_enc); x̂ = (E2M1·s_b)·tensorScale.</li>
+ *   <li>{@link #NVFP4}: two levels, in Transformer Engine's arithmetic order
+ *       ({@code reference_nvfp4.py}). S_enc = fl(2688/amax_tensor) (448·6; 1 if amax_tensor = 0;
+ *       capped at Float.MAX_VALUE); tensor scale t = fl(1/S_enc);
+ *       s_b = E4M3_RNE(min(fl(amax_b·fl(S_enc·fl(1/6))), 448)) (0 if amax_b = 0);
+ *       m = fl(1/fl(s_b·t)) (0 if s_b = 0, capped at Float.MAX_VALUE); x̂ = (E2M1·s_b)·t.</li>
  * </ul>
  */
 public enum ScaleRule {
@@ -219,27 +220,35 @@ public enum ScaleRule {
         return amaxTensor == 0f ? 1f : Math.min(2688f / amaxTensor, Float.MAX_VALUE);
     }
 
-    /** NVFP4 block scale s_b = E4M3_RNE(min(amax_b·S_enc/6, 448)); 1 when amax_b = 0. */
+    /** fl(1/6), the reciprocal Transformer Engine folds into the encode scale. */
+    private static final float ONE_SIXTH = 1f / 6f;
+
+    /**
+     * NVFP4 block scale in Transformer Engine's arithmetic order:
+     * s_b = E4M3_RNE(min(fl(amax_b · fl(S_enc · fl(1/6))), 448)); 0 when amax_b = 0 (as TE stores it).
+     */
     public static float nvfp4BlockScale(float amaxBlock, float sEnc) {
         if (!(amaxBlock >= 0f) || amaxBlock == Float.POSITIVE_INFINITY) {
             throw amaxBlock < 0f ? new IllegalArgumentException("NVFP4 needs a finite block amax >= 0, got " + amaxBlock)
                     : new NonFiniteValueException("NVFP4 needs a finite block amax >= 0, got " + amaxBlock);
         }
-        if (amaxBlock == 0f) {
-            return 1f;
-        }
-        return E4M3.round(Math.min(amaxBlock * sEnc / 6f, E4M3.MAX));
+        float multiplier = sEnc * ONE_SIXTH;
+        return E4M3.round(Math.min(Math.min(amaxBlock * multiplier, Float.MAX_VALUE), E4M3.MAX));
     }
 
-    /** NVFP4 encode multiplier 1/(s_b/S_enc); 0 when s_b = 0 (the block rounds to zero). */
+    /**
+     * NVFP4 encode multiplier in TE's order: fl(1/fl(s_b · fl(1/S_enc))), capped at Float.MAX_VALUE;
+     * 0 when s_b = 0 (TE's multiplier is then Float.MAX_VALUE: its codes of the block's non-zero
+     * elements saturate to ±6, ours are 0; both decode to 0).
+     */
     public static float nvfp4Multiplier(float blockScale, float sEnc) {
         if (blockScale == 0f) {
             return 0f;
         }
-        return Math.min(1f / (blockScale / sEnc), Float.MAX_VALUE);
+        return Math.min(1f / (blockScale * nvfp4TensorScale(sEnc)), Float.MAX_VALUE);
     }
 
-    /** NVFP4 tensor scale 1/S_enc. */
+    /** NVFP4 tensor scale (TE's global decode scale) fl(1/S_enc). */
     public static float nvfp4TensorScale(float sEnc) {
         return 1f / sEnc;
     }

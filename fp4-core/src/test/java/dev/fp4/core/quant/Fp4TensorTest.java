@@ -179,8 +179,8 @@ class Fp4TensorTest {
         Fp4Tensor t = Fp4Tensor.quantize(x, n, n, Fp4Scheme.nvfp4_2d());
         assertEquals(2, t.scaleRows());
         assertEquals(2, t.scaleCols());
-        // S_enc = 2688/6 = 448. s_b = E4M3(amax*448/6): 448, 224, 56; the zero block gets 1.
-        assertArrayEquals(new float[] {448f, 224f, 56f, 1f}, t.scales());
+        // S_enc = 2688/6 = 448. s_b = E4M3(amax*448/6): 448, 224, 56; the zero block gets 0 (as TE stores it).
+        assertArrayEquals(new float[] {448f, 224f, 56f, 0f}, t.scales());
         assertEquals(224f, t.scale(2, 20));
         assertEquals(56f, t.scale(31, 0));
         // Encode factors 1/(s_b/448) = 1, 2, 8: the three values land on codes -6, 6, 6; decoding
@@ -255,7 +255,8 @@ class Fp4TensorTest {
         for (Fp4Scheme s : schemes()) {
             Fp4Tensor t = Fp4Tensor.quantize(new float[5 * 40], 5, 40, s);
             for (float v : t.scales()) {
-                assertEquals(1f, v, s.name());
+                // NVFP4 stores 0 for an all-zero block, as Transformer Engine does; every other rule 1
+                assertEquals(s.scaleRule() == ScaleRule.NVFP4 ? 0f : 1f, v, s.name());
             }
             assertEquals(1f, t.tensorScale(), s.name());
             for (byte b : t.packed()) {

@@ -117,7 +117,7 @@ class ScaleRuleTest {
         assertEquals(Float.MAX_VALUE, ScaleRule.nvfp4EncodeScale(Float.MIN_VALUE));
         assertEquals(448f, ScaleRule.nvfp4BlockScale(12f, 224f));
         assertEquals(40f, ScaleRule.nvfp4BlockScale(1.1f, 224f));
-        assertEquals(1f, ScaleRule.nvfp4BlockScale(0f, 224f));
+        assertEquals(0f, ScaleRule.nvfp4BlockScale(0f, 224f)); // TE stores 0 for an all-zero block
         // A block far below the tensor amax underflows E4M3 (< 2^-10 rounds to 0): multiplier 0.
         assertEquals(0f, ScaleRule.nvfp4BlockScale(1e-7f, 224f));
         assertEquals(0f, ScaleRule.nvfp4Multiplier(0f, 224f));

@@ -76,6 +76,13 @@ public final class Recipes {
     public static final double DEFAULT_TARGET_FRACTION = 0.1;
     /** Seed of the fixed random sign vector of the recipes' Hadamard transforms. */
     public static final long HADAMARD_SEED = 0x4AD4_3A2DL;
+    /**
+     * Transformer Engine's fixed sign vector of the 16-point random Hadamard transform of NVFP4's
+     * weight-gradient operands ({@code get_wgrad_sign_vector()} in
+     * {@code transformer_engine/pytorch/custom_recipes/reference_nvfp4.py}).
+     */
+    public static final float[] TE_RHT_SIGNS = {1, 1, 1, -1, 1, -1, -1, -1, -1, -1, -1, 1, -1, 1, -1, -1};
+
     /** Seed of the stochastic-rounding schemes (the layer's stream makes every call distinct). */
     public static final long SR_SEED = 0x5EED_5EEDL;
 
@@ -208,8 +215,9 @@ public final class Recipes {
     /**
      * NVIDIA's NVFP4 training recipe: activations and gradients in 1×16 blocks, weights in 16×16
      * blocks (E4M3 block scales under an FP32 tensor scale), stochastic rounding on the gradient
-     * operand dY of both backward GeMMs (RNE elsewhere), a 16-point random Hadamard transform of both
-     * weight-gradient operands along the token dimension, whose X operand is quantized from the
+     * operand dY of both backward GeMMs (RNE elsewhere), a 16-point random Hadamard transform (TE's
+     * fixed signs, {@link #TE_RHT_SIGNS}) of both weight-gradient operands along the token
+     * dimension, whose X operand is quantized from the
      * high-precision X (as Transformer Engine does: no double quantization); the first
      * {@code bf16First} and last {@code bf16Last} transformer blocks in BF16.
      */
@@ -225,7 +233,7 @@ public final class Recipes {
         OperandFormat act = OperandFormat.fp4(Fp4Scheme.nvfp4());
         OperandFormat weight = OperandFormat.fp4(Fp4Scheme.nvfp4_2d());
         OperandFormat grad = OperandFormat.fp4(Fp4Scheme.nvfp4().withRounding(Rounding.stochastic(SR_SEED)));
-        RandomHadamard h = new RandomHadamard(RandomHadamard.DEFAULT_SIZE, HADAMARD_SEED);
+        RandomHadamard h = RandomHadamard.withSigns(TE_RHT_SIGNS);
         LinearPrecision p = new LinearPrecision(new GemmPrecision(act, weight), new GemmPrecision(grad, weight),
                 new GemmPrecision(grad, act).withHadamard(h).withOperandFromInput(), WeightGradientEstimator.STE);
         return PrecisionRecipe.builder(name).defaults(p);

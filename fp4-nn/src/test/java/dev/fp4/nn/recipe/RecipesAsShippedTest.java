@@ -72,4 +72,34 @@ class RecipesAsShippedTest {
         bad = assertThrows(IllegalArgumentException.class, () -> PrecisionRecipe.byName("nope+late-bf16=0.1"));
         assertTrue(bad.getMessage().startsWith("unknown precision recipe 'nope'"), bad.getMessage());
     }
+
+    /**
+     * nvfp4's transform is TE's: each group x of 16 becomes x·(S·H)/4 with S = diag(TE's signs) and H
+     * the Sylvester Hadamard matrix ({@code x_mat @ (H * scale)} after {@code sign_mat @ h}),
+     * computed here in double from that definition; ours runs butterflies in FP32, so the two agree
+     * to FP32 rounding, not bit for bit.
+     */
+    @Test
+    void nvfp4RotatesWithTransformerEnginesSigns() {
+        dev.fp4.core.quant.RandomHadamard h = Recipes.nvfp4().precision(LinearRole.FFN_UP, 0, 2).weightGrad().hadamard();
+        assertEquals(16, h.size());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(Recipes.TE_RHT_SIGNS, h.signs());
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        float[] x = new float[16];
+        for (int i = 0; i < 16; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        double[] expected = new double[16];
+        for (int j = 0; j < 16; j++) {
+            for (int i = 0; i < 16; i++) {
+                // (S·H)[i][j] = s_i·(−1)^popcount(i AND j)
+                expected[j] += x[i] * Recipes.TE_RHT_SIGNS[i] * (Integer.bitCount(i & j) % 2 == 0 ? 1 : -1) / 4.0;
+            }
+        }
+        float[] y = x.clone();
+        h.forward(y, 0, 1, 16);
+        for (int j = 0; j < 16; j++) {
+            assertEquals(expected[j], y[j], 1e-6, "element " + j);
+        }
+    }
 }
