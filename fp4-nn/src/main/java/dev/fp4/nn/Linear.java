@@ -486,7 +486,11 @@ public final class Linear implements SequenceLayer {
             if (nn) {
                 FloatGemm.matmulNN(s.a, 0, s.b, 0, target, 0, rows, in, out, false);
             } else {
-                if (dgB != null) {
+                // Ŵ of the forward, transposed, is already Q(Ŵᵀ) when the format allows (TE's NVFP4
+                // reuses the 16×16-quantized weight): quantizing it again could move values
+                boolean reuse = fwdB != null && w == wq && g.hadamard() == null
+                        && g.b().equals(precision.forward().b()) && g.b().reusableTransposed();
+                if (dgB != null && !reuse) {
                     quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
                 }
                 FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);

@@ -345,7 +345,7 @@ class RecipeBackwardTest {
         float[] wh = fp4(c.w, c.out, c.in, Fp4Scheme.nvfp4_2d());
         check(nt(xh, wh, c.rows, c.out, c.in), c.y, "Y");
         float[] dyq = fp4(c.dy, c.rows, c.out, sr, stream(c, Linear.Operand.DGRAD_DY));
-        float[] whT = fp4(t(wh, c.out, c.in), c.in, c.out, Fp4Scheme.nvfp4_2d());
+        float[] whT = t(wh, c.out, c.in);   // the forward's 16×16-quantized Ŵ, reused (as TE does)
         check(nt(dyq, whT, c.rows, c.in, c.out), c.dx, "dX");
 
         RandomHadamard h = RandomHadamard.withSigns(Recipes.TE_RHT_SIGNS);

@@ -27,6 +27,12 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
         return "fp4(" + scheme.name() + ")";
     }
 
+    /** Square blocks (16×16 NVFP4) under deterministic rounding. */
+    @Override
+    public boolean reusableTransposed() {
+        return scheme.blockRows() > 0 && scheme.blockRows() == scheme.blockCols() && !usesRoundingStream();
+    }
+
     @Override
     public boolean hasE2M1Elements() {
         return true;

@@ -98,6 +98,16 @@ public interface OperandFormat {
         return false;
     }
 
+    /**
+     * Whether a value already quantized to this format, transposed, is already a quantization of
+     * the transposed operand (square blocks, deterministic rounding), so a GeMM that needs Q(Aᵀ) of
+     * an operand quantized as Q(A) reuses Q(A)ᵀ, as Transformer Engine does with the 16×16 NVFP4
+     * weight: quantizing it again could move values by the tensor scale's rounding.
+     */
+    default boolean reusableTransposed() {
+        return false;
+    }
+
     /** Whether the elements are E2M1, so a weight-gradient estimator (STE, DGE) applies. */
     default boolean hasE2M1Elements() {
         return false;
