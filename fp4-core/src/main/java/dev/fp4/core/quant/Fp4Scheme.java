@@ -63,6 +63,16 @@ public final class Fp4Scheme {
         return new Fp4Scheme("nvfp4", 1, 16, ScaleRule.NVFP4, Rounding.RNE);
     }
 
+    /** NVFP4 1×16 with Four Over Six's choice of block scale ({@link ScaleRule#NVFP4_4OVER6}). */
+    public static Fp4Scheme nvfp4FourOverSix() {
+        return new Fp4Scheme("nvfp4_4over6", 1, 16, ScaleRule.NVFP4_4OVER6, Rounding.RNE);
+    }
+
+    /** NVFP4 16×16 with Four Over Six's choice of block scale (the block's error summed over its 16 rows). */
+    public static Fp4Scheme nvfp4FourOverSix2d() {
+        return new Fp4Scheme("nvfp4_4over6_2d", 16, 16, ScaleRule.NVFP4_4OVER6, Rounding.RNE);
+    }
+
     /** NVFP4 with 16×16 two-dimensional blocks (weights in NVIDIA's training recipe). */
     public static Fp4Scheme nvfp4_2d() {
         return new Fp4Scheme("nvfp4_2d", 16, 16, ScaleRule.NVFP4, Rounding.RNE);

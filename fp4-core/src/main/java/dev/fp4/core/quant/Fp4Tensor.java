@@ -1,5 +1,7 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.format.E4M3;
+
 import dev.fp4.core.format.E2M1;
 import dev.fp4.core.gemm.Gemm;
 import java.util.Arrays;
@@ -339,6 +341,9 @@ public final class Fp4Tensor {
         if (!(tensorAmax < Float.POSITIVE_INFINITY) && !rule.nanForNonFinite()) {
             throw nonFinite(x, off, rows, cols, scheme);
         }
+        if (rule == ScaleRule.NVFP4_4OVER6) {
+            return fourOverSix(x, off, rows, cols, br, bc, nbc, amax, tensorAmax, multipliers, scalesOut);
+        }
         if (rule.isTwoLevel()) {
             float sEnc = ScaleRule.nvfp4EncodeScale(tensorAmax);
             for (int b = 0; b < blocks; b++) {
@@ -350,6 +355,79 @@ public final class Fp4Tensor {
         }
         blockScales(rule, amax, 0, blocks, multipliers, scalesOut);
         return 1f;
+    }
+
+    /**
+     * Four Over Six, in Transformer Engine's reference arithmetic ({@code
+     * _quantize_blockwise_4over6_reference}, error mode MSE, not fast-math): with S_enc =
+     * fl(6·256/amax_t) and t = fl(1/S_enc), d = fl(fl(amax_b/6)·S_enc); the candidates
+     * s₄ = E4M3(min(fl(1.5·d), 448)) and s₆ = E4M3(min(d, 448)), each with multiplier
+     * m = fl(1/fl(s·t)) (Float.MAX_VALUE for s = 0) and codes q = E2M1_RNE(clamp(fl(x·m), ±6)); the
+     * error of a row of a block is Σ (fl(fl(fl(q·s)·amax_t)/1536) − x)² in element order, a 16×16
+     * block sums its 16 rows' errors pairwise (rows i and i + 8, then i and i + 4, ...). The block
+     * takes s₄ when its error is smaller, else s₆. The stored multiplier is 0 for a zero scale.
+     */
+    private static float fourOverSix(float[] x, int off, int rows, int cols, int br, int bc, int nbc, float[] amax,
+            float tensorAmax, float[] multipliers, float[] scalesOut) {
+        float sEnc = Math.min(6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX / tensorAmax, Float.MAX_VALUE);
+        if (sEnc == 0f || tensorAmax == 0f) {
+            sEnc = 1f;
+        }
+        float t = 1f / sEnc;
+        float denom = 6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX;
+        int blocks = multipliers.length;
+        float[] rowErr4 = new float[Math.max(br, 1)];
+        float[] rowErr6 = new float[Math.max(br, 1)];
+        for (int b = 0; b < blocks; b++) {
+            int r0 = (b / nbc) * br;
+            int c0 = (b % nbc) * bc;
+            float d = (amax[b] / 6f) * sEnc;
+            float s4 = E4M3.round(Math.min(d * 1.5f, E4M3.MAX));
+            float s6 = E4M3.round(Math.min(d, E4M3.MAX));
+            float m4 = Math.min(1f / (s4 * t), Float.MAX_VALUE);
+            float m6 = Math.min(1f / (s6 * t), Float.MAX_VALUE);
+            int nr = Math.min(br, rows - r0);
+            int nc = Math.min(bc, cols - c0);
+            java.util.Arrays.fill(rowErr4, 0f);
+            java.util.Arrays.fill(rowErr6, 0f);
+            for (int i = 0; i < nr; i++) {
+                int o = off + (r0 + i) * cols + c0;
+                float e4 = 0f;
+                float e6 = 0f;
+                for (int j = 0; j < nc; j++) {
+                    float v = x[o + j];
+                    float d4 = fourOverSixValue(v, m4, s4, tensorAmax, denom) - v;
+                    float d6 = fourOverSixValue(v, m6, s6, tensorAmax, denom) - v;
+                    e4 = e4 + d4 * d4;
+                    e6 = e6 + d6 * d6;
+                }
+                rowErr4[i] = e4;
+                rowErr6[i] = e6;
+            }
+            boolean four = br == 1 ? rowErr4[0] < rowErr6[0] : pairwiseSum(rowErr4) < pairwiseSum(rowErr6);
+            float sb = four ? s4 : s6;
+            scalesOut[b] = sb;
+            multipliers[b] = sb == 0f ? 0f : (four ? m4 : m6);
+        }
+        return t;
+    }
+
+    /** fl(fl(fl(q·s)·amax_t)/denom) for q = E2M1_RNE(clamp(fl(x·m), ±6)). */
+    private static float fourOverSixValue(float x, float m, float s, float tensorAmax, float denom) {
+        float y = Math.max(-6f, Math.min(6f, x * m));
+        float q = dev.fp4.core.format.E2M1.decode(dev.fp4.core.format.E2M1.encode(y));
+        return q * s * tensorAmax / denom;
+    }
+
+    /** Σ of 2^k values (zeros past the block's rows) as rows i + n/2 are folded onto rows i, repeatedly. */
+    private static float pairwiseSum(float[] v) {
+        float[] a = v.clone();
+        for (int n = a.length / 2; n >= 1; n /= 2) {
+            for (int i = 0; i < n; i++) {
+                a[i] = a[i] + a[i + n];
+            }
+        }
+        return a[0];
     }
 
     /** Multipliers and scales of blocks [from, to) of a single-level rule from their amax. */

@@ -55,7 +55,15 @@ public enum ScaleRule {
     /** amax/6 rounded up to a power of two. */
     MX_RCEIL,
     /** NVFP4: E4M3 block scale under an FP32 tensor scale. */
-    NVFP4;
+    NVFP4,
+    /**
+     * Four Over Six (arXiv 2512.02010; Transformer Engine's {@code nvfp4_4over6}): NVFP4 whose
+     * tensor scale maps the tensor amax to 6·256 (TE's E4M3 bound for it, so that the ×1.5 scale
+     * stays below 448), and each block takes the map-to-4 scale E4M3(1.5·d) instead of the
+     * map-to-6 scale E4M3(d) when its squared error over the block is smaller (ties: map-to-6), in
+     * TE's reference arithmetic (see {@link Fp4Tensor}).
+     */
+    NVFP4_4OVER6;
 
     /** fl(1/Float.MAX_VALUE) = 2^−128: the EXACT rule's decode scale where its multiplier is capped. */
     private static final float EXACT_CAPPED_SCALE = 0x1p-128f;
@@ -65,10 +73,13 @@ public enum ScaleRule {
         return this == MX_FLOOR || this == MX_CEIL || this == MX_RCEIL;
     }
 
-    /** {@code true} for {@link #NVFP4}, the only rule with a tensor scale. */
+    /** {@code true} for {@link #NVFP4} and {@link #NVFP4_4OVER6}, the rules with a tensor scale. */
     public boolean isTwoLevel() {
-        return this == NVFP4;
+        return this == NVFP4 || this == NVFP4_4OVER6;
     }
+
+    /** The E4M3 bound of Four Over Six's tensor scale: S_enc = 6·256/amax_tensor. */
+    public static final float FOUR_OVER_SIX_E4M3_MAX = 256f;
 
     /**
      * The decode scale s of a block with this amax (single-level rules).
@@ -113,8 +124,8 @@ public enum ScaleRule {
     }
 
     private void check(float amax) {
-        if (this == NVFP4) {
-            throw new IllegalStateException("NVFP4 is a two-level rule: use nvfp4EncodeScale/nvfp4BlockScale");
+        if (isTwoLevel()) {
+            throw new IllegalStateException(this + " is a two-level rule: use nvfp4EncodeScale/nvfp4BlockScale");
         }
         if (amax < 0f) {
             throw new IllegalArgumentException("amax must be >= 0, got " + amax);

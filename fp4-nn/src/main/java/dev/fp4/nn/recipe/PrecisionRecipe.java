@@ -44,7 +44,7 @@ public final class PrecisionRecipe {
             Map<String, PrecisionRecipe> m = new LinkedHashMap<>();
             for (Supplier<PrecisionRecipe> s : List.<Supplier<PrecisionRecipe>>of(Recipes::fp32, Recipes::bf16,
                     Recipes::fp8, Recipes::fp4Direct, Recipes::fp4DgeOcc, Recipes::fp4DgeOccOfficial,
-                    Recipes::fp4Modulewise, Recipes::nvfp4, Recipes::mxfp4, Recipes::mxfp4Nvidia)) {
+                    Recipes::fp4Modulewise, Recipes::nvfp4, Recipes::nvfp4FourOverSix, Recipes::mxfp4, Recipes::mxfp4Nvidia)) {
                 PrecisionRecipe r = s.get();
                 m.put(r.name(), r);
             }

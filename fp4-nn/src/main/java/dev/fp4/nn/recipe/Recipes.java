@@ -32,6 +32,8 @@ import dev.fp4.core.quant.ScaleRule;
  *   <tr><td>{@code nvfp4}</td><td>nvfp4 1×16 x nvfp4 16×16</td><td>nvfp4 1×16 SR x nvfp4 16×16</td>
  *       <td>nvfp4 1×16 SR x nvfp4 1×16 (X from the input), random Hadamard 16</td>
  *       <td>STE; last ⌈15%⌉ of the blocks (from 4) in BF16</td></tr>
+ *   <tr><td>{@code nvfp4-4over6}</td><td colspan="3">as {@code nvfp4}, every operand with Four Over Six's block scales</td>
+ *       <td>as {@code nvfp4}</td></tr>
  *   <tr><td>{@code mxfp4}</td><td>mxfp4 x mxfp4</td><td>mxfp4 SR x mxfp4</td><td>mxfp4 SR x mxfp4</td><td>STE</td></tr>
  *   <tr><td>{@code mxfp4-nvidia}</td><td>mxfp4 (scales up) x mxfp4</td><td>mxfp4 SR x mxfp4</td>
  *       <td>mxfp4 SR x mxfp4, random Hadamard 32</td><td>STE; last ⌈15%⌉ of the blocks (from 4) in BF16</td></tr>
@@ -65,6 +67,8 @@ public final class Recipes {
     public static final String NVFP4 = "nvfp4";
     /** Name of the OCP MXFP4 recipe. */
     public static final String MXFP4 = "mxfp4";
+    /** Name of NVFP4 with Four Over Six's block scales. */
+    public static final String NVFP4_4OVER6 = "nvfp4-4over6";
     /** Name of NVIDIA's MXFP4 baseline. */
     public static final String MXFP4_NVIDIA = "mxfp4-nvidia";
 
@@ -230,9 +234,26 @@ public final class Recipes {
     }
 
     private static PrecisionRecipe.Builder nvfp4Builder(String name) {
-        OperandFormat act = OperandFormat.fp4(Fp4Scheme.nvfp4());
-        OperandFormat weight = OperandFormat.fp4(Fp4Scheme.nvfp4_2d());
-        OperandFormat grad = OperandFormat.fp4(Fp4Scheme.nvfp4().withRounding(Rounding.stochastic(SR_SEED)));
+        return nvfp4Builder(name, Fp4Scheme.nvfp4(), Fp4Scheme.nvfp4_2d());
+    }
+
+    /**
+     * {@code nvfp4-4over6}: {@link #nvfp4()} with Four Over Six's block scales (arXiv 2512.02010;
+     * Transformer Engine's {@code nvfp4_4over6}) on every operand: per block the map-to-4 scale
+     * when its squared error is smaller, the tensor scale under TE's E4M3 bound of 256
+     * ({@link ScaleRule#NVFP4_4OVER6}).
+     */
+    public static PrecisionRecipe nvfp4FourOverSix() {
+        return nvfp4Builder(NVFP4_4OVER6, Fp4Scheme.nvfp4FourOverSix(), Fp4Scheme.nvfp4FourOverSix2d())
+                .lastBlocksFraction(NVIDIA_BF16_FRACTION, NVIDIA_BF16_MIN_BLOCKS, BF16_LAYER)
+                .lmHead(BF16_LAYER)
+                .build();
+    }
+
+    private static PrecisionRecipe.Builder nvfp4Builder(String name, Fp4Scheme rows, Fp4Scheme blocks2d) {
+        OperandFormat act = OperandFormat.fp4(rows);
+        OperandFormat weight = OperandFormat.fp4(blocks2d);
+        OperandFormat grad = OperandFormat.fp4(rows.withRounding(Rounding.stochastic(SR_SEED)));
         RandomHadamard h = RandomHadamard.withSigns(TE_RHT_SIGNS);
         LinearPrecision p = new LinearPrecision(new GemmPrecision(act, weight), new GemmPrecision(grad, weight),
                 new GemmPrecision(grad, act).withHadamard(h).withOperandFromInput(), WeightGradientEstimator.STE);

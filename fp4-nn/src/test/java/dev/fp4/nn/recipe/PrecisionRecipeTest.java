@@ -108,6 +108,11 @@ class PrecisionRecipeTest {
         table.put("fp4-dge-occ-official", List.of(dgeOccOfficial, dgeOccOfficial, bf16));
         table.put("fp4-modulewise", List.of(moduleAttn, moduleFfn, bf16));
         table.put("nvfp4", List.of(nvfp4, nvfp4, bf16));
+        OperandFormat fos = OperandFormat.fp4(Fp4Scheme.nvfp4FourOverSix());
+        OperandFormat fos2d = OperandFormat.fp4(Fp4Scheme.nvfp4FourOverSix2d());
+        OperandFormat fosSr = OperandFormat.fp4(Fp4Scheme.nvfp4FourOverSix().withRounding(Rounding.stochastic(Recipes.SR_SEED)));
+        Row nvfp4FourOverSix = new Row(fos, fos2d, fosSr, fos2d, fosSr, fos, "ste", null, 16);
+        table.put("nvfp4-4over6", List.of(nvfp4FourOverSix, nvfp4FourOverSix, bf16));
         table.put("mxfp4", List.of(mxfp4, mxfp4, bf16));
         table.put("mxfp4-nvidia", List.of(mxfp4Nvidia, mxfp4Nvidia, bf16));
         assertEquals(List.copyOf(table.keySet()), PrecisionRecipe.names());
