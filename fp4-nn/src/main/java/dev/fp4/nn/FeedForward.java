@@ -17,7 +17,8 @@ public final class FeedForward implements SequenceLayer {
 
     private float[] g = new float[0];
     private float[] u = new float[0];
-    private float[] h = new float[0];
+    /** The SwiGLU product of the running forward (a workspace's h: the down projection keeps its own form). */
+    private float[] h;
     private int rows;
     private final String owner;
     /** The workspace of the running backward (its dh, dg, du), for {@link #swigluBackward}. */
@@ -46,7 +47,6 @@ public final class FeedForward implements SequenceLayer {
     void ensure(int n) {
         g = Workspace.grow(g, (long) n * config.ffnDim());
         u = Workspace.grow(u, (long) n * config.ffnDim());
-        h = Workspace.grow(h, (long) n * config.ffnDim());
     }
 
     /**
@@ -59,7 +59,14 @@ public final class FeedForward implements SequenceLayer {
         Checks.positiveRows(owner, rows);
         Checks.holds(w1.weight().name(), "x", x, rows, config.dim());
         Checks.holds(owner, "y", y, rows, config.dim());
+        own = Workspace.ensure(own, config, 1, rows);
+        forward(x, y, rows, own);
+    }
+
+    /** As {@link #forward(float[], float[], int)} (arguments checked), the SwiGLU product in ws.h. */
+    void forward(float[] x, float[] y, int rows, Workspace ws) {
         ensure(rows);
+        h = ws.h;
         this.rows = rows;
         long t = StepProfile.start();
         w1.forward(x, g, rows);
@@ -69,6 +76,7 @@ public final class FeedForward implements SequenceLayer {
         Parallel.forEach((n + VectorOps.CHUNK - 1) / VectorOps.CHUNK, swigluForward);
         t = StepProfile.lap(Phase.ELEMENTWISE, t);
         w2.forward(h, y, rows);
+        h = null;
         StepProfile.lap(Phase.LINEAR, t);
     }
 

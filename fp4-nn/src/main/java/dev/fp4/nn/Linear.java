@@ -214,6 +214,9 @@ public final class Linear implements SequenceLayer {
         wgB = quantizer(p.weightGrad().b());
         OutlierClamping c = p.clamping();
         clamp = c == null ? null : c.newClamp();
+        if (clamp != null) {
+            scratch.shareClamp(clamp);
+        }
         compensate = c != null && c.compensate();
         rows = -1; // a backward must follow a forward under the same precision
     }
@@ -254,6 +257,9 @@ public final class Linear implements SequenceLayer {
 
     void shareScratch(LinearScratch s) {
         this.scratch = Objects.requireNonNull(s);
+        if (clamp != null) {
+            s.shareClamp(clamp);
+        }
     }
 
     private static Quantizer quantizer(OperandFormat f) {

@@ -38,6 +38,18 @@ final class LinearScratch {
     float[] wScaled = new float[0];
     float[] wT = new float[0];
 
+    /** The first outlier clamp of the model's layers: the others select in its scratch. */
+    private dev.fp4.core.quant.OutlierClamp clampScratch;
+
+    /** Makes {@code clamp} use the model's one clamp scratch (the layers clamp one at a time). */
+    void shareClamp(dev.fp4.core.quant.OutlierClamp clamp) {
+        if (clampScratch == null) {
+            clampScratch = clamp;
+        } else if (clamp != clampScratch) {
+            clamp.shareScratchWith(clampScratch);
+        }
+    }
+
     LinearScratch ensure(long aSize, long bSize) {
         a = Workspace.grow(a, aSize);
         b = Workspace.grow(b, bSize);

@@ -18,10 +18,8 @@ public final class TransformerBlock implements SequenceLayer {
     private final FeedForward ffn;
 
     private float[] x;            // block input (a reference to the model's residual buffer)
-    private float[] xn1 = new float[0];
     private float[] inv1 = new float[0];
     private float[] mid = new float[0];
-    private float[] xn2 = new float[0];
     private float[] inv2 = new float[0];
     private final VectorOps.ParallelAdd residualAdd = new VectorOps.ParallelAdd();
     private int rows;
@@ -118,21 +116,21 @@ public final class TransformerBlock implements SequenceLayer {
         long size = (long) n * config.dim();
         this.x = x;
         this.rows = n;
-        xn1 = Workspace.grow(xn1, size);
         inv1 = Workspace.grow(inv1, n);
         mid = Workspace.grow(mid, size);
-        xn2 = Workspace.grow(xn2, size);
         inv2 = Workspace.grow(inv2, n);
         int len = (int) size;                                // grow has bounded it
+        // The normed inputs go to the shared ws.xn: the linear layers keep their own form of it
+        // and the norms' backward reads x and mid, so no block keeps one.
         long t = StepProfile.start();
-        attnNorm.forward(x, xn1, inv1, 0, n);
+        attnNorm.forward(x, ws.xn, inv1, 0, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
-        attention.forward(xn1, ws.tmp, batch, seq);
+        attention.forward(ws.xn, ws.tmp, batch, seq);
         t = StepProfile.start();
         residualAdd.run(x, 0, ws.tmp, 0, mid, 0, len);
-        ffnNorm.forward(mid, xn2, inv2, 0, n);
+        ffnNorm.forward(mid, ws.xn, inv2, 0, n);
         StepProfile.lap(Phase.ELEMENTWISE, t);
-        ffn.forward(xn2, ws.tmp, n);
+        ffn.forward(ws.xn, ws.tmp, n, ws);
         t = StepProfile.start();
         residualAdd.run(mid, 0, ws.tmp, 0, y, 0, len);
         StepProfile.lap(Phase.ELEMENTWISE, t);

@@ -1,10 +1,19 @@
 package dev.fp4.nn;
 
 /**
- * Scratch buffers the blocks share during backward (only one block runs at a time), grown on
- * demand and then reused, so steps of the same (or smaller) shape allocate nothing.
+ * Scratch buffers the blocks share (only one block runs at a time), grown on demand and then
+ * reused, so steps of the same (or smaller) shape allocate nothing. The backward's gradients, and
+ * two forward buffers whose contents no backward reads: {@link #xn} and {@link #h}.
  */
 final class Workspace {
+    /**
+     * Forward: an RMSNorm's output [n, dim], the input of the linear layers after it, which keep
+     * what their backward needs in their own form (a copy, or X̂ packed); the norm's backward reads
+     * its input instead.
+     */
+    float[] xn = new float[0];
+    /** Forward: the SwiGLU product [n, ffnDim], the down projection's input (kept by it likewise). */
+    float[] h = new float[0];
     float[] dxn = new float[0];
     float[] dq = new float[0];
     float[] dk = new float[0];
@@ -24,6 +33,8 @@ final class Workspace {
 
     void ensure(LlamaConfig c, int batch, int seq) {
         long n = (long) batch * seq;                    // every size in long: the guard in grow sees it
+        xn = grow(xn, n * c.dim());
+        h = grow(h, n * c.ffnDim());
         dxn = grow(dxn, n * c.dim());
         dq = grow(dq, n * c.dim());
         dk = grow(dk, n * c.kvDim());

@@ -146,6 +146,10 @@ final class BenchStepCommand implements Callable<Integer> {
         // to other processes on a shared machine than the wall clock (not to their cache traffic).
         out.printf(Locale.ROOT, "cpu ms/step (stepping thread): %.1f%n", cpuMsPerStep);
         step.dropQuantizationOperands();
+        long tails = regionTailBytes();
+        if (tails >= 0) {
+            out.printf(Locale.ROOT, "G1 region tails in the live heap: %d MB%n", Math.round(tails / 1e6));
+        }
         out.printf(Locale.ROOT, "live heap: %d MB%n", Math.round(liveHeapBytes() / 1e6));
         out.printf(Locale.ROOT, "tokens/s: %d%n", Math.round(step.tokensPerStep() * steps / seconds));
         return 0;
@@ -157,6 +161,31 @@ final class BenchStepCommand implements Callable<Integer> {
 
     private static void row(java.io.PrintStream out, String name, double ms, double total) {
         out.printf(Locale.ROOT, "%-14s %8.1f  %5.1f%%%n", name, ms, total > 0 ? 100 * ms / total : 0);
+    }
+
+    /**
+     * Bytes of the live heap that hold no object: the unused ends of the regions G1 gives to
+     * humongous arrays (one at least half a region long takes whole regions; the rest of its last
+     * region is a filler). Counted by the JVM's class histogram (a full collection first); -1 when
+     * the diagnostic command is not available. Part of {@link #liveHeapBytes()}, and memory the JVM
+     * really needs, but a property of the array sizes and G1's region size, not of a recipe.
+     */
+    static long regionTailBytes() {
+        try {
+            var server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+            var name = new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand");
+            String histogram = (String) server.invoke(name, "gcClassHistogram", new Object[] {new String[0]},
+                    new String[] {String[].class.getName()});
+            long bytes = 0;
+            for (String line : histogram.split("\n")) {
+                if (line.contains("jdk.internal.vm.FillerElement")) {
+                    bytes += Long.parseLong(line.trim().split("\\s+")[2]);
+                }
+            }
+            return bytes;
+        } catch (Exception | LinkageError e) {
+            return -1;
+        }
     }
 
     /**

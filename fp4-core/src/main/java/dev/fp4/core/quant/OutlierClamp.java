@@ -53,7 +53,8 @@ import java.util.Objects;
  * <p>Buffers: the instance keeps its scratch arrays (sized on first use, grown only for larger
  * shapes), and the parallel phases' loop bodies are bound once, so a clamp allocates nothing once
  * shapes are stable, on any number of threads. An instance is therefore NOT thread-safe: use one per
- * calling thread.
+ * calling thread. Clamps that run one after another may share their largest buffers
+ * ({@link #shareScratchWith}).
  */
 public final class OutlierClamp {
 
@@ -111,13 +112,18 @@ public final class OutlierClamp {
     private final int bandMin;
     private final int pieceMin;
 
-    /** Scratch per piece of parallel work (entry 0 also serves serial calls). */
-    private Scratch[] scratch = {new Scratch()};
+    /** Scratch per piece of parallel work (entry 0 also serves serial calls), possibly shared ({@link #shareScratchWith}). */
+    private Shared shared = new Shared();
     private float[] lowerBuf = new float[0];
     private float[] upperBuf = new float[0];
     private int[] rowCount = new int[0];
     private int[] spillCol = new int[0];
     private float[] spillVal = new float[0];
+
+    /** The per-piece scratch; clamps that share it hold the same instance. */
+    private static final class Shared {
+        Scratch[] scratch = {new Scratch()};
+    }
 
     /** Keys, band-pass state and counters of one task. */
     private static final class Scratch {
@@ -371,21 +377,35 @@ public final class OutlierClamp {
         return Math.min(2L * threads, size / pieceMin);
     }
 
-    private Scratch[] scratch(int pieces) {
-        if (scratch.length < pieces) {
-            Scratch[] s = java.util.Arrays.copyOf(scratch, pieces);
-            for (int p = scratch.length; p < pieces; p++) {
+    private Scratch[] scratch(int n) {
+        Scratch[] scratch = shared.scratch;
+        if (scratch.length < n) {
+            Scratch[] s = java.util.Arrays.copyOf(scratch, n);
+            for (int p = scratch.length; p < n; p++) {
                 s[p] = new Scratch();
             }
-            scratch = s;
+            shared.scratch = s;
         }
-        return scratch;
+        return shared.scratch;
+    }
+
+    /**
+     * Makes this clamp use {@code other}'s selection scratch (the key buffers, as large as the
+     * largest group clamped, e.g. 2.6 MB for a per-tensor clamp of 1024 × 512) instead of its own,
+     * so the clamps of a model's layers, which run one at a time, keep one copy between them.
+     * Results do not change. Clamps that share scratch must never run concurrently.
+     *
+     * @return this clamp
+     */
+    public OutlierClamp shareScratchWith(OutlierClamp other) {
+        this.shared = java.util.Objects.requireNonNull(other, "other").shared;
+        return this;
     }
 
     /** Band-pass fallbacks so far (tests check that both paths run). */
     int bandMisses() {
         int m = 0;
-        for (Scratch s : scratch) {
+        for (Scratch s : shared.scratch) {
             m += s.bandMisses;
         }
         return m;
@@ -399,7 +419,7 @@ public final class OutlierClamp {
                 int n = rows * cols;
                 if (n > 0) {
                     int pieces = n >= bandMin ? (int) pieces(n) : 1;
-                    bad = groupBounds(x, off, 1, n, pieces, scratch[0], lower, lOff, upper, uOff);
+                    bad = groupBounds(x, off, 1, n, pieces, shared.scratch[0], lower, lOff, upper, uOff);
                 }
             }
             case PER_ROW, PER_COLUMN -> bad = groupsBounds(x, off, rows, cols, lower, lOff, upper, uOff);
@@ -492,7 +512,7 @@ public final class OutlierClamp {
     private void boundsPiece(int p) {
         int g0 = Gemm.splitPoint(groups, p, pieces);
         int g1 = Gemm.splitPoint(groups, p + 1, pieces);
-        Scratch sp = scratch[p];
+        Scratch sp = shared.scratch[p];
         sp.bad = groupRange(x, xOff, rows, cols, g0, g1, sp, lower, lOff, upper, uOff);
     }
 

@@ -259,6 +259,42 @@ class OutlierClampTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(Granularity.class)
+    void clampsSharingScratchGiveWhatTheirOwnScratchGives(Granularity g) {
+        // Two clamps on one scratch, called alternately on shapes of different sizes (the larger
+        // group grows the shared buffers, the smaller then runs in them), with 1 and 2 threads:
+        // the clamped values, residual and count equal those of a clamp with its own scratch.
+        int[][] shapes = {{64, 1024}, {8, 100}, {300, 700}, {3, 17}};
+        int saved = Gemm.threads();
+        try {
+            for (int threads : new int[] {1, 2}) {
+                Gemm.setThreads(threads);
+                OutlierClamp first = new OutlierClamp(0.99, g);
+                OutlierClamp second = new OutlierClamp(0.97, g).shareScratchWith(first);
+                for (int i = 0; i < 2 * shapes.length; i++) {
+                    OutlierClamp shared = i % 2 == 0 ? first : second;
+                    double alpha = i % 2 == 0 ? 0.99 : 0.97;
+                    int rows = shapes[i % shapes.length][0];
+                    int cols = shapes[i % shapes.length][1];
+                    float[] x = ClampData.make(i % 3 == 0 ? "heavyTailed" : "gaussian", rows * cols, 100 + i);
+                    float[] got = new float[x.length];
+                    float[] want = new float[x.length];
+                    CsrMatrix gotResidual = new CsrMatrix(rows, cols);
+                    CsrMatrix wantResidual = new CsrMatrix(rows, cols);
+                    int count = shared.clamp(x, 0, rows, cols, got, 0, gotResidual);
+                    int wantCount = new OutlierClamp(alpha, g).clamp(x, 0, rows, cols, want, 0, wantResidual);
+                    String at = g + ", " + threads + " threads, call " + i + " [" + rows + ", " + cols + "]";
+                    assertEquals(wantCount, count, at);
+                    assertArrayEquals(want, got, at);
+                    assertArrayEquals(wantResidual.toDense(), gotResidual.toDense(), at);
+                }
+            }
+        } finally {
+            Gemm.setThreads(saved);
+        }
+    }
+
     @Test
     void residualReconstructsTheInput() {
         // Each residual d = fl(x - c) is the correctly rounded difference, so the exact sum c + d is
