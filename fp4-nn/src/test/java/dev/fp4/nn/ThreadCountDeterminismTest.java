@@ -65,7 +65,7 @@ class ThreadCountDeterminismTest {
     @Test
     void transposeSplitOverThreadsMovesEveryElement() {
         SplittableRandom r = new SplittableRandom(9);
-        for (int[] s : new int[][] {{1, 1}, {31, 7}, {33, 65}, {97, 40}, {256, 3}}) {
+        for (int[] s : new int[][] {{1, 1}, {31, 7}, {33, 65}, {97, 40}, {256, 3}, {512, 64}, {64, 1024}, {9, 8}}) {
             float[] src = new float[s[0] * s[1]];
             for (int i = 0; i < src.length; i++) {
                 src[i] = (float) r.nextDouble(-1, 1);
