@@ -7,10 +7,13 @@ import dev.fp4.core.simd.Simd;
  *
  * <p>Loops, outermost first: column blocks jc of NC columns of C (the right operand packed for the
  * whole reduction into NR-wide panels); row blocks ic of MC rows; reduction blocks pc of KC steps
- * (the left operand packed into MR-tall panels); then NR-wide and MR-tall micro-tiles computed by
- * the register-blocked {@link #kernel}. Each thread owns its packing buffers and a C block buffer
- * (MC × NC) that the kernel reads and writes at full tile size, so edges need no masks: packing
- * pads with zeros and only the valid part of the block buffer is copied out.
+ * (the left operand's MR-row panels); then NR-wide and MR-tall micro-tiles computed by
+ * the register-blocked kernel ({@code GemmEnginePanama.kernel}). A left operand stored by rows is
+ * read in place when it is FP32 (whole MR-row panels), else decoded into row-major panels; a
+ * k-major one is packed into reduction-major panels.
+ * Each thread owns its packing buffers and a C block buffer (MC × NC) that the kernel reads and
+ * writes at full tile size, so edges need no masks: packing pads with zeros and only the valid part
+ * of the block buffer is copied out.
  *
  * <p>Determinism: every element of C is one FMA chain over p = 0, 1, ..., k−1 in increasing order
  * (the chain goes through the block buffer between reduction blocks), started from zero or, for
@@ -315,6 +318,12 @@ final class GemmEngine {
         final float[] cb = ws.cblock;
         final float[] tmp = ws.tmp;
         final int ncp = roundUp(nc, NR);
+        // A left operand stored by rows is read by rows: in place, MR rows at a time, when it is
+        // FP32 (packing would copy each element once per column block for nothing), else decoded
+        // row by row into row-major panels. A k-major one is packed into reduction-major panels
+        // (MR values per step, moved with one masked vector per row of the source).
+        final boolean rowsA = !call.a.kMajor;
+        final GemmOperand.Floats direct = call.a instanceof GemmOperand.Floats f && rowsA ? f : null;
         for (int ic = m0; ic < m1; ic += mcMax) {
             int mc = Math.min(mcMax, m1 - ic);
             if (fromC) {
@@ -324,17 +333,32 @@ final class GemmEngine {
             }
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                call.a.pack(apack, 0, ic, mc, pc, kc, MR, tmp);
+                // Rows [0, inPlace) of the block are read from the operand, the rest packed.
+                int inPlace = direct == null ? 0 : mc / MR * MR;
+                if (!rowsA) {
+                    call.a.pack(apack, 0, ic, mc, pc, kc, MR, tmp);
+                } else if (inPlace < mc) {
+                    call.a.packRows(apack, 0, ic + inPlace, mc - inPlace, pc, kc, MR);
+                }
                 boolean load = pc > 0 || fromC;
                 for (int jp = 0; jp * NR < nc; jp++) {
                     int bo = jp * k * NR + pc * NR;
-                    if (Simd.ENABLED) {
-                        for (int ip = 0; ip * MR < mc; ip++) {
-                            GemmEnginePanama.kernel(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
+                    for (int r0 = 0; r0 < mc; r0 += MR) {
+                        float[] a = apack;
+                        int ao = (r0 - inPlace) * kc;
+                        int lda = kc;
+                        if (r0 < inPlace) {
+                            a = direct.a;
+                            ao = direct.off + (ic + r0) * direct.ld + pc;
+                            lda = direct.ld;
                         }
-                    } else {
-                        for (int ip = 0; ip * MR < mc; ip++) {
-                            kernelScalar(kc, apack, ip * kc * MR, bpack, bo, cb, ip * MR * ncp + jp * NR, ncp, load);
+                        int co = r0 * ncp + jp * NR;
+                        if (Simd.ENABLED && rowsA) {
+                            GemmEnginePanama.kernel(kc, a, ao, lda, bpack, bo, cb, co, ncp, load);
+                        } else if (Simd.ENABLED) {
+                            GemmEnginePanama.kernelPanels(kc, a, ao, bpack, bo, cb, co, ncp, load);
+                        } else {
+                            kernelScalar(kc, a, ao, lda, rowsA, bpack, bo, cb, co, ncp, load);
                         }
                     }
                 }
@@ -365,14 +389,15 @@ final class GemmEngine {
         }
     }
 
-    /** Scalar twin of {@link #kernel}: the same FMA chains in the same order. */
-    static void kernelScalar(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, boolean load) {
+    /** Scalar twin of {@code GemmEnginePanama.kernel}: the same FMA chains in the same order. */
+    static void kernelScalar(int kc, float[] a, int ao, int lda, boolean rowsA, float[] b, int bo, float[] c, int co,
+            int ldc, boolean load) {
         for (int r = 0; r < MR; r++) {
             for (int j = 0; j < NR; j++) {
                 int ci = co + r * ldc + j;
                 float acc = load ? c[ci] : 0f;
                 for (int p = 0; p < kc; p++) {
-                    acc = Math.fma(a[ao + p * MR + r], b[bo + p * NR + j], acc);
+                    acc = Math.fma(a[rowsA ? ao + r * lda + p : ao + p * MR + r], b[bo + p * NR + j], acc);
                 }
                 c[ci] = acc;
             }

@@ -24,6 +24,21 @@ abstract class GemmOperand {
      */
     abstract void pack(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width, float[] tmp);
 
+    /**
+     * Packs X[x0 .. x0+len, p0 .. p0+kc) of an x-major operand (not {@link #kMajor}) into the left
+     * operand's row-major panels: element (x0 + t, p0 + q) goes to {@code dst[dstOff + t·kc + q]},
+     * rows len .. roundUp(len, width) zeros. A copy or a decode per row, no transpose; the
+     * micro-kernel reads these panels as it reads whole rows of an FP32 operand in place (leading
+     * dimension kc instead of the operand's). A k-major left operand is {@link #pack packed}.
+     */
+    abstract void packRows(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width);
+
+    /** Zeros rows len .. roundUp(len, width) of row-major panels ({@link #packRows}). */
+    static void zeroPadRows(float[] dst, int dstOff, int len, int kc, int width) {
+        int padded = (len + width - 1) / width * width;
+        Arrays.fill(dst, dstOff + len * kc, dstOff + padded * kc, 0f);
+    }
+
     /** Factor applied to every output element in this operand's row/column x (1 for FP32). */
     abstract float outer(int x);
 
@@ -130,6 +145,14 @@ abstract class GemmOperand {
         }
 
         @Override
+        void packRows(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width) {
+            for (int t = 0; t < len; t++) {
+                System.arraycopy(a, off + (x0 + t) * ld + p0, dst, dstOff + t * kc, kc);
+            }
+            zeroPadRows(dst, dstOff, len, kc, width);
+        }
+
+        @Override
         float outer(int x) {
             return 1f;
         }
@@ -194,6 +217,14 @@ abstract class GemmOperand {
                 }
             }
             zeroPad(dst, dstOff, len, kc, width);
+        }
+
+        @Override
+        void packRows(float[] dst, int dstOff, int x0, int len, int p0, int kc, int width) {
+            for (int r = 0; r < len; r++) {
+                t.decodeRow(x0 + r, p0, kc, dst, dstOff + r * kc, !factored);
+            }
+            zeroPadRows(dst, dstOff, len, kc, width);
         }
 
         @Override
