@@ -378,6 +378,8 @@ public final class Fp4Tensor {
         int blocks = multipliers.length;
         float[] rowErr4 = new float[Math.max(br, 1)];
         float[] rowErr6 = new float[Math.max(br, 1)];
+        float[] sq4 = new float[bc];
+        float[] sq6 = new float[bc];
         for (int b = 0; b < blocks; b++) {
             int r0 = (b / nbc) * br;
             int c0 = (b % nbc) * bc;
@@ -392,14 +394,13 @@ public final class Fp4Tensor {
             java.util.Arrays.fill(rowErr6, 0f);
             for (int i = 0; i < nr; i++) {
                 int o = off + (r0 + i) * cols + c0;
+                QuantKernels.fourOverSixSquaredErrors(x, o, nc, m4, s4, tensorAmax, denom, sq4, 0);
+                QuantKernels.fourOverSixSquaredErrors(x, o, nc, m6, s6, tensorAmax, denom, sq6, 0);
                 float e4 = 0f;
                 float e6 = 0f;
                 for (int j = 0; j < nc; j++) {
-                    float v = x[o + j];
-                    float d4 = fourOverSixValue(v, m4, s4, tensorAmax, denom) - v;
-                    float d6 = fourOverSixValue(v, m6, s6, tensorAmax, denom) - v;
-                    e4 = e4 + d4 * d4;
-                    e6 = e6 + d6 * d6;
+                    e4 = e4 + sq4[j];
+                    e6 = e6 + sq6[j];
                 }
                 rowErr4[i] = e4;
                 rowErr6[i] = e6;
@@ -410,13 +411,6 @@ public final class Fp4Tensor {
             multipliers[b] = sb == 0f ? 0f : (four ? m4 : m6);
         }
         return t;
-    }
-
-    /** fl(fl(fl(q·s)·amax_t)/denom) for q = E2M1_RNE(clamp(fl(x·m), ±6)). */
-    private static float fourOverSixValue(float x, float m, float s, float tensorAmax, float denom) {
-        float y = Math.max(-6f, Math.min(6f, x * m));
-        float q = dev.fp4.core.format.E2M1.decode(dev.fp4.core.format.E2M1.encode(y));
-        return q * s * tensorAmax / denom;
     }
 
     /** Σ of 2^k values (zeros past the block's rows) as rows i + n/2 are folded onto rows i, repeatedly. */

@@ -1,5 +1,6 @@
 package dev.fp4.core.quant;
 
+import dev.fp4.core.format.E2M1;
 import dev.fp4.core.simd.Simd;
 import java.util.Objects;
 
@@ -364,6 +365,35 @@ public final class QuantKernels {
     }
 
     // ---------------------------------------------------------------- fake quantization
+
+    /**
+     * Four Over Six's squared errors of one candidate block scale, element by element (Transformer
+     * Engine's reference arithmetic): err[i] = d·d with d = fl(fl(fl(q·s)·amaxT)/denom) − x[i] and
+     * q = E2M1_RNE(clamp(fl(x[i]·m), ±6)). The block's error is their sum in element order, which
+     * the caller forms. x holds no NaN (Four Over Six rejects non-finite tensors first).
+     */
+    static void fourOverSixSquaredErrors(float[] x, int off, int n, float m, float s, float amaxT, float denom,
+            float[] err, int errOff) {
+        if (!Simd.ENABLED) {
+            fourOverSixSquaredErrorsScalar(x, off, n, m, s, amaxT, denom, err, errOff);
+            return;
+        }
+        Objects.checkFromIndexSize(off, n, x.length);
+        Objects.checkFromIndexSize(errOff, n, err.length);
+        QuantKernelsPanama.fourOverSixSquaredErrorsVector(x, off, n, m, s, amaxT, denom, err, errOff);
+    }
+
+    /** Scalar twin of {@link #fourOverSixSquaredErrors}. */
+    static void fourOverSixSquaredErrorsScalar(float[] x, int off, int n, float m, float s, float amaxT, float denom,
+            float[] err, int errOff) {
+        for (int i = 0; i < n; i++) {
+            float v = x[off + i];
+            float y = Math.max(-6f, Math.min(6f, v * m));
+            float q = E2M1.decode(E2M1.encode(y));
+            float d = q * s * amaxT / denom - v;
+            err[errOff + i] = d * d;
+        }
+    }
 
     /**
      * In place: x[off+i] = (E2M1(fl(x·mul[mulOff+i])) · scl[sclOff+i]) · tensorScale, the code

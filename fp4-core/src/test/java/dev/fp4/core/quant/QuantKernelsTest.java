@@ -206,6 +206,30 @@ class QuantKernelsTest {
         }
     }
 
+    /**
+     * Four Over Six's squared errors: vector and scalar twin equal bit for bit on adversarial and
+     * random x (±∞ included; NaN is rejected before this kernel runs), multipliers of both candidates (× 1.5 apart), the Float.MAX_VALUE
+     * multiplier of an underflowed scale with s = 0, and odd lengths.
+     */
+    @Test
+    void fourOverSixSquaredErrorsEqualScalar() {
+        SplittableRandom rnd = new SplittableRandom(46);
+        float denom = 6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX;
+        for (int n : LENGTHS) {
+            for (int rep = 0; rep < 12; rep++) {
+                float[] x = data(rnd, n + 3, false);
+                float m = rep == 5 ? Float.MAX_VALUE : (float) rnd.nextDouble(0.01, 100) * (rep % 2 == 0 ? 1f : 1.5f);
+                float s = rep == 5 ? 0f : (float) rnd.nextDouble(0.01, 448);
+                float amaxT = rep == 7 ? 0f : (float) Math.exp(rnd.nextGaussian() * 3);
+                float[] a = new float[n + 2];
+                float[] b = new float[n + 2];
+                QuantKernels.fourOverSixSquaredErrors(x, 3, n, m, s, amaxT, denom, a, 1);
+                QuantKernels.fourOverSixSquaredErrorsScalar(x, 3, n, m, s, amaxT, denom, b, 1);
+                assertBits(b, a, "4over6 n " + n + " rep " + rep);
+            }
+        }
+    }
+
     @Test
     void fakeQuantizeEqualsScalar() {
         SplittableRandom rnd = new SplittableRandom(5);
