@@ -2,6 +2,7 @@ package dev.fp4.spark.comm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -247,10 +248,8 @@ class TcpReplicaGroupTest {
                 assertEquals(-1, s.getInputStream().read(), "the replica closes the connection");
             }
         }
-        long deadline = System.nanoTime() + 10_000_000_000L;
         attacked.await(30, TimeUnit.SECONDS);
         List<Object> results = replicas.get(2, TimeUnit.MINUTES);
-        assertTrue(System.nanoTime() < deadline + 60_000_000_000L);
         float[][] expected = null;
         for (int r = 0; r < n; r++) {
             Object[] res = (Object[]) results.get(r);
@@ -292,10 +291,8 @@ class TcpReplicaGroupTest {
                     end.await(30, TimeUnit.SECONDS);         // never reduces
                     return "";
                 }
-                long t0 = System.nanoTime();
+                // the timeout path, named in the message checked below (no clock read here)
                 TcpReplicaGroup.PeerFailureException e = assertThrows(TcpReplicaGroup.PeerFailureException.class, () -> g.awaitReductions(ps));
-                double secs = (System.nanoTime() - t0) / 1e9;
-                assertTrue(secs >= 1.9 && secs < 10, "waited " + secs + " s");
                 end.await(30, TimeUnit.SECONDS);
                 return e.getMessage();
             }
@@ -317,9 +314,9 @@ class TcpReplicaGroupTest {
                     g.close();                                  // a task that died
                     return "";
                 }
-                long t0 = System.nanoTime();
                 TcpReplicaGroup.PeerFailureException e = assertThrows(TcpReplicaGroup.PeerFailureException.class, () -> g.awaitReductions(ps));
-                assertTrue((System.nanoTime() - t0) / 1e9 < 30, "failed fast, not at the timeout");
+                // failed on the peer's loss, not at the 60 s timeout (whose message says "waited")
+                assertFalse(e.getMessage().contains(" waited "), e.getMessage());
                 survivors.await(30, TimeUnit.SECONDS);         // both saw rank 2 go before either closes
                 return e.getMessage();
             } finally {
