@@ -380,6 +380,10 @@ public final class Fp4Tensor {
         float[] rowErr6 = new float[Math.max(br, 1)];
         float[] sq4 = new float[bc];
         float[] sq6 = new float[bc];
+        float[] mul4 = new float[bc];
+        float[] mul6 = new float[bc];
+        float[] scl4 = new float[bc];
+        float[] scl6 = new float[bc];
         for (int b = 0; b < blocks; b++) {
             int r0 = (b / nbc) * br;
             int c0 = (b % nbc) * bc;
@@ -390,12 +394,16 @@ public final class Fp4Tensor {
             float m6 = Math.min(1f / (s6 * t), Float.MAX_VALUE);
             int nr = Math.min(br, rows - r0);
             int nc = Math.min(bc, cols - c0);
+            java.util.Arrays.fill(mul4, m4);
+            java.util.Arrays.fill(mul6, m6);
+            java.util.Arrays.fill(scl4, s4);
+            java.util.Arrays.fill(scl6, s6);
             java.util.Arrays.fill(rowErr4, 0f);
             java.util.Arrays.fill(rowErr6, 0f);
             for (int i = 0; i < nr; i++) {
                 int o = off + (r0 + i) * cols + c0;
-                QuantKernels.fourOverSixSquaredErrors(x, o, nc, m4, s4, tensorAmax, denom, sq4, 0);
-                QuantKernels.fourOverSixSquaredErrors(x, o, nc, m6, s6, tensorAmax, denom, sq6, 0);
+                QuantKernels.fourOverSixSquaredErrors(x, o, nc, mul4, 0, scl4, 0, tensorAmax, denom, sq4, 0);
+                QuantKernels.fourOverSixSquaredErrors(x, o, nc, mul6, 0, scl6, 0, tensorAmax, denom, sq6, 0);
                 float e4 = 0f;
                 float e6 = 0f;
                 for (int j = 0; j < nc; j++) {

@@ -370,17 +370,21 @@ public final class QuantKernels {
      * Four Over Six's squared errors of one candidate block scale, element by element (Transformer
      * Engine's reference arithmetic): err[i] = d·d with d = fl(fl(fl(q·s)·amaxT)/denom) − x[i] and
      * q = E2M1_RNE(clamp(fl(x[i]·m), ±6)). The block's error is their sum in element order, which
-     * the caller forms. x holds no NaN (Four Over Six rejects non-finite tensors first).
+     * the caller forms. fl(q·s)·amaxT is {@link #fakeQuantize} with multipliers m and scales s
+     * (its saturating code is the clamp), so the vector path is that kernel's; the division and the
+     * square follow per element. x holds no NaN (Four Over Six rejects non-finite tensors first).
+     *
+     * @param m n copies of the candidate's multiplier (from mOff)
+     * @param s n copies of the candidate's scale (from sOff)
      */
-    static void fourOverSixSquaredErrors(float[] x, int off, int n, float m, float s, float amaxT, float denom,
-            float[] err, int errOff) {
-        if (!Simd.ENABLED) {
-            fourOverSixSquaredErrorsScalar(x, off, n, m, s, amaxT, denom, err, errOff);
-            return;
+    static void fourOverSixSquaredErrors(float[] x, int off, int n, float[] m, int mOff, float[] s, int sOff,
+            float amaxT, float denom, float[] err, int errOff) {
+        System.arraycopy(x, off, err, errOff, n);
+        fakeQuantize(err, errOff, m, mOff, s, sOff, n, amaxT, Rounding.RNE, 0);
+        for (int i = 0; i < n; i++) {
+            float d = err[errOff + i] / denom - x[off + i];
+            err[errOff + i] = d * d;
         }
-        Objects.checkFromIndexSize(off, n, x.length);
-        Objects.checkFromIndexSize(errOff, n, err.length);
-        QuantKernelsPanama.fourOverSixSquaredErrorsVector(x, off, n, m, s, amaxT, denom, err, errOff);
     }
 
     /** Scalar twin of {@link #fourOverSixSquaredErrors}. */

@@ -183,34 +183,6 @@ final class QuantKernelsPanama {
         }
     }
 
-    /** Vector form of {@link QuantKernels#fourOverSixSquaredErrors}: the same per-element arithmetic. */
-    static void fourOverSixSquaredErrorsVector(float[] x, int off, int n, float m, float s, float amaxT, float denom,
-            float[] err, int errOff) {
-        IntVector magA = IntVector.fromArray(I, MAGNITUDE_BITS, 0);
-        IntVector magB = IntVector.fromArray(I, MAGNITUDE_BITS, L >= 8 ? 0 : L);
-        int i = 0;
-        for (; i + L <= n; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, off + i);
-            FloatVector y = v.mul(m).min(6f).max(-6f);
-            // E2M1 RNE code of y, as fakeQuantizeRneVector: small magnitudes by the 2^22 trick,
-            // the rest from the exponent and the rounded mantissa bit; the sign from bit 31.
-            IntVector bc = y.reinterpretAsInts();
-            IntVector mc = bc.and(0x7FFFFFFF);
-            IntVector smallc = mc.reinterpretAsFloats().add(0x1p22f).reinterpretAsInts().sub(0x4A800000).min(2);
-            IntVector bigc = mc.add(mc.lanewise(VectorOperators.LSHR, 22).and(1)).add(0x1FFFFF)
-                    .lanewise(VectorOperators.LSHR, 22).sub(252).min(7);
-            IntVector c = bigc.max(smallc).or(bc.lanewise(VectorOperators.LSHR, 28).and(8));
-            IntVector q = c.and(7);
-            IntVector bits = L >= 8 ? q.selectFrom(magA) : q.selectFrom(magA, magB);
-            bits = bits.or(c.and(8).lanewise(VectorOperators.LSHL, 28));
-            FloatVector d = bits.reinterpretAsFloats().mul(s).mul(amaxT).div(denom).sub(v);
-            d.mul(d).intoArray(err, errOff + i);
-        }
-        if (i < n) {
-            QuantKernels.fourOverSixSquaredErrorsScalar(x, off + i, n - i, m, s, amaxT, denom, err, errOff + i);
-        }
-    }
-
     static void fakeQuantizeRneVector(float[] x, int off, float[] mul, int mulOff, float[] scl, int sclOff,
             int n, float tensorScale, Rounding rounding, int index) {
 

@@ -207,7 +207,8 @@ class QuantKernelsTest {
     }
 
     /**
-     * Four Over Six's squared errors: vector and scalar twin equal bit for bit on adversarial and
+     * Four Over Six's squared errors, through the fakeQuantize kernel (vector or scalar), equal the
+     * plain E2M1 formula of the scalar twin bit for bit on adversarial and
      * random x (±∞ included; NaN is rejected before this kernel runs), multipliers of both candidates (× 1.5 apart), the Float.MAX_VALUE
      * multiplier of an underflowed scale with s = 0, and odd lengths.
      */
@@ -223,7 +224,11 @@ class QuantKernelsTest {
                 float amaxT = rep == 7 ? 0f : (float) Math.exp(rnd.nextGaussian() * 3);
                 float[] a = new float[n + 2];
                 float[] b = new float[n + 2];
-                QuantKernels.fourOverSixSquaredErrors(x, 3, n, m, s, amaxT, denom, a, 1);
+                float[] ms = new float[n];
+                float[] ss = new float[n];
+                java.util.Arrays.fill(ms, m);
+                java.util.Arrays.fill(ss, s);
+                QuantKernels.fourOverSixSquaredErrors(x, 3, n, ms, 0, ss, 0, amaxT, denom, a, 1);
                 QuantKernels.fourOverSixSquaredErrorsScalar(x, 3, n, m, s, amaxT, denom, b, 1);
                 assertBits(b, a, "4over6 n " + n + " rep " + rep);
             }
