@@ -442,7 +442,7 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
         long deadline = System.nanoTime() + timeoutNanos;
         synchronized (signal) {
             while (outstanding.get() != 0) {
-                checkFailure();
+                checkRoundFailure();
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new PeerFailureException("rank " + rank + " waited " + seconds(timeoutNanos) + " for the gradients of "
@@ -495,8 +495,11 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
             try {
                 Scalars m = p.scalars.poll();
                 while (m == null) {
-                    if (p.lost != null) {
+                    if (p.lost != null && (m = p.scalars.poll()) == null) {   // its reader may queue, then see the end
                         checkFailure();
+                    }
+                    if (m != null) {
+                        break;
                     }
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
@@ -515,6 +518,22 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Throws if this round cannot complete: the group failed, or a lost peer still owes values of this round
+     * or missed some of ours. A peer that sent all it owed and hung up (it finished first) is no failure.
+     */
+    private void checkRoundFailure() {
+        boolean fatal = failure != null;
+        for (Peer p : peers) {
+            if (p != null && p.lost != null && (p.sendFailed || p.receivedThisRound.get() < expectedFrom[p.rank])) {
+                fatal = true;
+            }
+        }
+        if (fatal) {
+            checkFailure();
+        }
     }
 
     /** Throws naming every lost peer (or the group's own failure), if any. */
@@ -610,6 +629,7 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
         final BlockingQueue<Scalars> scalars = new LinkedBlockingQueue<>();
         final AtomicLong receivedThisRound = new AtomicLong();
         volatile String lost;                      // why this peer is gone, once it is
+        volatile boolean sendFailed;               // a write to it failed: something we owe it may be unsent
         private Thread sender;
         private Thread reader;
 
@@ -682,15 +702,18 @@ public final class TcpReplicaGroup implements ReplicaGroup, AutoCloseable {
                         bytesSent.addAndGet(13L + 8L * j.values.length);
                     } else {
                         writeValues(j, buf);
+                        if (j.type == GATHER) {
+                            // the chunk is encoded (out of the gradient) and counted before it is flushed, so a
+                            // peer that has it, finishes its round and hangs up finds nothing left to count here
+                            done(1);
+                        }
                     }
                     out.flush();
-                    if (j.type == GATHER) {
-                        done(1);
-                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (IOException e) {
+                sendFailed = true;
                 lose("sending to " + who() + " failed: " + e.getMessage());
             }
         }
