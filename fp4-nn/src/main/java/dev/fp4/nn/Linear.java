@@ -1,7 +1,9 @@
 package dev.fp4.nn;
 
 import dev.fp4.core.gemm.FloatGemm;
+import dev.fp4.core.gemm.Fp4Gemm;
 import dev.fp4.core.quant.CsrMatrix;
+import dev.fp4.core.quant.Fp4Tensor;
 import dev.fp4.core.quant.OutlierClamp;
 import dev.fp4.core.quant.RandomHadamard;
 import dev.fp4.nn.recipe.GemmPrecision;
@@ -51,6 +53,16 @@ public final class Linear implements SequenceLayer {
 
     /** This layer's {@link #PARALLEL_MIN} (tests lower it to run the splits on small shapes). */
     int parallelMin = PARALLEL_MIN;
+
+    /**
+     * Whether GeMMs whose operands are both packed FP4 with power-of-two scales run as
+     * {@link Fp4Gemm} on the packed operands (tests turn it off to hold that equal to FloatGemm on
+     * the dequantized copies).
+     */
+    boolean packedProducts = true;
+
+    /** GeMMs of the last forward and backward that multiplied packed FP4 operands (for tests). */
+    int lastPackedProducts;
 
     /** Column splits fall on multiples of this: 16 floats, a multiple of every vector width (4, 8, 16). */
     private static final int SPLIT_GRAIN = 16;
@@ -116,7 +128,10 @@ public final class Linear implements SequenceLayer {
     private long step;
     private long micro;
 
+    /** X̂ in FP32 after the forward, or null when the forward kept it packed only ({@link #xPacked}). */
     private float[] xhat;
+    /** X̂ packed (the input quantizer's tensor, or that of the layer X̂ was shared with), or null. */
+    private Fp4Tensor xPacked;
     private int rows = -1;
 
     /** A layer with a new zero weight [out, in] named {@code name}. */
@@ -305,9 +320,12 @@ public final class Linear implements SequenceLayer {
         lastClamped = 0;
         residual = ownResidual;
         float[] a = x;
+        // X̂ packed when the input format is FP4 (then a is null until X̂ is needed in FP32)
+        Fp4Tensor xt = null;
         xhatFrom = null;
         if (sameInput != null && sharesInputWith(sameInput, x, rows)) {
             a = sameInput.xhat;
+            xt = sameInput.xPacked;
             xhatFrom = sameInput.xhatFrom;
             residual = sameInput.residual;
             lastClamped = sameInput.lastClamped;
@@ -340,8 +358,13 @@ public final class Linear implements SequenceLayer {
                 a = xbuf;
             }
             if (fwdA != null) {
-                quantize(fwdA, a, rows, in, xbuf, Operand.X, "the input X");
-                a = xbuf;
+                xt = packed ? quantizePacked(fwdA, a, rows, in, Operand.X, "the input X") : null;
+                if (xt == null) {
+                    quantize(fwdA, a, rows, in, xbuf, Operand.X, "the input X");
+                    a = xbuf;
+                } else {
+                    a = null;
+                }
             }
             if (packed) {
                 xhatFrom = this;
@@ -360,12 +383,34 @@ public final class Linear implements SequenceLayer {
             System.arraycopy(x, 0, xSource, 0, rows * in);
         }
         float[] b = weight.data();
+        Fp4Tensor wt = null;
         if (fwdB != null) {
-            wq = weightBuffer();
-            quantize(fwdB, b, out, in, wq, Operand.W, "the weight W");
-            b = wq;
+            wt = xt != null ? quantizePacked(fwdB, b, out, in, Operand.W, "the weight W") : null;
+            if (wt == null) {
+                wq = weightBuffer();
+                quantize(fwdB, b, out, in, wq, Operand.W, "the weight W");
+                b = wq;
+            }
         }
-        FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
+        lastPackedProducts = 0;
+        if (packedProducts && xt != null && wt != null && Fp4Gemm.matchesFloatGemm(xt, wt, in)) {
+            lastPackedProducts++;
+            // Both operands packed FP4 with power-of-two scales: the FP4 GeMM decodes them while
+            // packing its panels and gives FloatGemm's bits on X̂ and Ŵ (Fp4Gemm.matchesFloatGemm)
+            Fp4Gemm.matmulNT(xt, wt, y, 0, false);
+        } else {
+            if (a == null) {
+                scratch.xhat = Workspace.grow(scratch.xhat, (long) rows * in);
+                xt.dequantizeInto(scratch.xhat, 0);
+                a = scratch.xhat;
+            }
+            if (wt != null) {
+                wq = weightBuffer();
+                wt.dequantizeInto(wq, 0);
+                b = wq;
+            }
+            FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
+        }
         if (compensate) {
             transposeWeight();
             // Y += ΔX·Wᵀ; each row of Y is its own set of chains: split the rows over the threads.
@@ -378,6 +423,7 @@ public final class Linear implements SequenceLayer {
             }
         }
         this.xhat = a;
+        this.xPacked = xt;
         this.rows = rows;
     }
 
@@ -476,30 +522,28 @@ public final class Linear implements SequenceLayer {
                 transposer.run(w, out, in, s.b, parallelMin);                 // Ŵᵀ [in, out]
                 hadamard(g.hadamard(), s.b, in, out);
             }
-            if (g.hadamard() == null && dgA != null) {
-                quantize(dgA, dy, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
-                if (g.a().isLayoutFree()) {
-                    s.quantizedDy = s.a; // Q(dY) [rows, out], for the weight gradient
-                    s.quantizedDyFormat = g.a();
-                }
-            } else {
-                System.arraycopy(dy, 0, s.a, 0, rows * out);    // dY [rows, out]
+            float[] dySrc = dy;                                  // dY [rows, out], rotated in s.a
+            if (g.hadamard() != null || dgA == null) {
+                System.arraycopy(dy, 0, s.a, 0, rows * out);
                 hadamard(g.hadamard(), s.a, rows, out);
-                if (dgA != null) {
-                    quantize(dgA, s.a, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
-                }
+                dySrc = s.a;
             }
             if (nn) {
+                if (dgA != null) {
+                    quantize(dgA, dySrc, rows, out, s.a, Operand.DGRAD_DY, "dY of the data gradient");
+                }
                 FloatGemm.matmulNN(s.a, 0, s.b, 0, target, 0, rows, in, out, false);
             } else {
                 // Ŵ of the forward, transposed, is already Q(Ŵᵀ) when the format allows (TE's NVFP4
                 // reuses the 16×16-quantized weight): quantizing it again could move values
                 boolean reuse = fwdB != null && w == wq && g.hadamard() == null
                         && g.b().equals(precision.forward().b()) && g.b().reusableTransposed();
-                if (dgB != null && !reuse) {
-                    quantize(dgB, s.b, in, out, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient");
-                }
-                FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, rows, in, out, acc);
+                quantizedProductNT(dgA, dySrc, s.a, Operand.DGRAD_DY, "dY of the data gradient",
+                        reuse ? null : dgB, s.b, Operand.DGRAD_W, "Ŵᵀ of the data gradient", rows, in, out, target, acc);
+            }
+            if (dgA != null && dySrc == dy && g.a().isLayoutFree()) {
+                s.quantizedDy = s.a; // Q(dY) [rows, out], for the weight gradient
+                s.quantizedDyFormat = g.a();
             }
         }
         if (patch) {
@@ -593,13 +637,8 @@ public final class Linear implements SequenceLayer {
             transposer.run(xw, rows, in, s.b, parallelMin);      // X̂ᵀ (or Xᵀ) [in, rows]
             hadamard(g.hadamard(), s.a, out, rows);
             hadamard(g.hadamard(), s.b, in, rows);
-            if (wgA != null) {
-                quantize(wgA, s.a, out, rows, s.a, Operand.WGRAD_DY, "dYᵀ of the weight gradient");
-            }
-            if (wgB != null) {
-                quantize(wgB, s.b, in, rows, s.b, Operand.WGRAD_X, "X̂ᵀ of the weight gradient");
-            }
-            FloatGemm.matmulNT(s.a, 0, s.b, 0, target, 0, out, in, rows, !estimate);
+            quantizedProductNT(wgA, s.a, s.a, Operand.WGRAD_DY, "dYᵀ of the weight gradient",
+                    wgB, s.b, Operand.WGRAD_X, "X̂ᵀ of the weight gradient", out, in, rows, target, !estimate);
         }
         if (estimate) {
             int n = out * in;
@@ -706,6 +745,47 @@ public final class Linear implements SequenceLayer {
         weights.straightThroughOnZeroScale(d, off, len);
         for (int i = off; i < off + len; i++) {
             grad[i] += dw[i] * d[i];
+        }
+    }
+
+    /**
+     * target[m, n] (+)= Qa(A)·Qb(B)ᵀ for A [m, k] read from {@code aSrc} and B [n, k] in {@code b}
+     * (a null quantizer leaves its operand FP32; {@code a} is A's buffer, which may be aSrc).
+     * When both quantizers pack FP4 with scales for which {@link Fp4Gemm#matchesFloatGemm} holds,
+     * the FP4 GeMM multiplies the packed operands; otherwise A and B are fake-quantized into
+     * {@code a} and {@code b} and FloatGemm multiplies them. The same bits either way.
+     */
+    private void quantizedProductNT(Quantizer qa, float[] aSrc, float[] a, Operand opA, String whatA,
+                                    Quantizer qb, float[] b, Operand opB, String whatB,
+                                    int m, int n, int k, float[] target, boolean accumulate) {
+        Fp4Tensor ta = qa == null ? null : quantizePacked(qa, aSrc, m, k, opA, whatA);
+        Fp4Tensor tb = qb == null || ta == null ? null : quantizePacked(qb, b, n, k, opB, whatB);
+        if (packedProducts && ta != null && tb != null && Fp4Gemm.matchesFloatGemm(ta, tb, k)) {
+            lastPackedProducts++;
+            Fp4Gemm.matmulNT(ta, tb, target, 0, accumulate);
+            return;
+        }
+        if (ta != null) {
+            ta.dequantizeInto(a, 0);
+        } else if (qa != null) {
+            quantize(qa, aSrc, m, k, a, opA, whatA);
+        } else if (aSrc != a) {
+            System.arraycopy(aSrc, 0, a, 0, m * k);
+        }
+        if (tb != null) {
+            tb.dequantizeInto(b, 0);
+        } else if (qb != null) {
+            quantize(qb, b, n, k, b, opB, whatB);
+        }
+        FloatGemm.matmulNT(a, 0, b, 0, target, 0, m, n, k, accumulate);
+    }
+
+    /** {@link Quantizer#quantizePacked} with the layer and operand named in a rejection; null unless packed FP4. */
+    private Fp4Tensor quantizePacked(Quantizer q, float[] src, int r, int c, Operand op, String what) {
+        try {
+            return q.quantizePacked(src, 0, r, c, stream(op));
+        } catch (IllegalArgumentException e) {
+            throw context(e, "quantizing " + what + " [" + r + ", " + c + "]");
         }
     }
 

@@ -199,6 +199,27 @@ public final class Fp4Gemm {
         }
     }
 
+    /**
+     * Whether a product of {@code a} and {@code b} here, over a reduction of length {@code k}, equals
+     * bit for bit {@link FloatGemm}'s product of their dequantized values in the same layout. It
+     * does when both operands' scales are powers of two ({@link Fp4Tensor#powerOfTwoScales}: every
+     * rule but NVFP4's): each packed value times its outer factor is then the dequantized value
+     * exactly, so FloatGemm's chain is this one's times the power of two outerA[i]·outerB[j], and
+     * scaling by a power of two commutes with every rounding of the chain as long as the partial sums
+     * stay normal: the smallest nonzero product, 2^−2·2^(eA+eB) over the smallest exponents, at least
+     * 2^−126, and k·36·2^(eA+eB) over the largest below 2^127.
+     */
+    public static boolean matchesFloatGemm(Fp4Tensor a, Fp4Tensor b, int k) {
+        int[] ra = new int[2];
+        int[] rb = new int[2];
+        if (!a.powerOfTwoScales(ra) || !b.powerOfTwoScales(rb)) {
+            return false;
+        }
+        // k·36 < 2^(6 + bits of k)
+        int kBits = 32 - Integer.numberOfLeadingZeros(Math.max(1, k));
+        return ra[0] + rb[0] - 2 >= -126 && ra[1] + rb[1] + 6 + kBits < 127;
+    }
+
     private static void inner(String an, int ar, int ac, String bn, int br, int bc, int ka, int kb, String rule) {
         if (ka != kb) {
             throw new IllegalArgumentException(an + " is [" + ar + ", " + ac + "] but " + bn + " is [" + br + ", " + bc

@@ -510,6 +510,46 @@ public final class Fp4Tensor {
         return scales[(row / blockRows) * blockColCount + col / blockCols];
     }
 
+    /**
+     * When the tensor scale and every nonzero block scale are normal powers of two, so that each
+     * dequantized value is exactly E2M1(code)·2^e, writes the range of e (log2 of the smallest and
+     * of the largest nonzero block scale times the tensor scale) to {@code range[0..1]} and returns
+     * true; an all-zero tensor gives [0, 0]. Returns false otherwise (an NVFP4 tensor scale, E4M3
+     * block scales that are not powers of two, a NaN block).
+     */
+    public boolean powerOfTwoScales(int[] range) {
+        int t = exponentOfPowerOfTwo(tensorScale);
+        if (t == Integer.MIN_VALUE) {
+            return false;
+        }
+        int lo = Integer.MAX_VALUE;
+        int hi = Integer.MIN_VALUE;
+        for (float s : scales) {
+            if (s == 0f) {
+                continue;
+            }
+            int e = exponentOfPowerOfTwo(s);
+            if (e == Integer.MIN_VALUE) {
+                return false;
+            }
+            lo = Math.min(lo, e);
+            hi = Math.max(hi, e);
+        }
+        range[0] = lo == Integer.MAX_VALUE ? 0 : lo + t;
+        range[1] = hi == Integer.MIN_VALUE ? 0 : hi + t;
+        return true;
+    }
+
+    /** e for a positive normal s = 2^e, else Integer.MIN_VALUE. */
+    private static int exponentOfPowerOfTwo(float s) {
+        int bits = Float.floatToRawIntBits(s);
+        int exp = bits >>> 23;                 // sign bit 0 required: 1..254 for positive normals
+        if ((bits & 0x7FFFFF) != 0 || exp == 0 || exp >= 255) {
+            return Integer.MIN_VALUE;
+        }
+        return exp - 127;
+    }
+
     /** The tensor scale: 1/S_enc for NVFP4, 1 otherwise. */
     public float tensorScale() {
         return tensorScale;

@@ -332,6 +332,95 @@ class Fp4GemmTest {
         }
     }
 
+    /** Power-of-two scale rules, factored and block-scaled, including the MX rules and the release's BF16-step rule. */
+    static Stream<Arguments> powerOfTwoCases() {
+        Stream.Builder<Arguments> out = Stream.builder();
+        List<Fp4Scheme> schemes = List.of(Fp4Scheme.perRow(), Fp4Scheme.perColumn(), Fp4Scheme.perTensor(), Fp4Scheme.mxfp4(),
+                Fp4Scheme.mxfp4().withScaleRule(dev.fp4.core.quant.ScaleRule.MX_RCEIL),
+                Fp4Scheme.perRow().withScaleRule(dev.fp4.core.quant.ScaleRule.OFFICIAL_BF16));
+        for (int[] s : SHAPES) {
+            for (Layout l : Layout.values()) {
+                for (int i = 0; i < schemes.size(); i++) {
+                    out.add(Arguments.of(l, schemes.get(i), schemes.get((i + s[2]) % schemes.size()), s[0], s[1], s[2]));
+                }
+            }
+        }
+        return out.build();
+    }
+
+    /**
+     * Where {@link Fp4Gemm#matchesFloatGemm} says so, the FP4 GeMM equals FloatGemm on the dequantized
+     * operands bit for bit (a layer may multiply its packed operands instead of their FP32 copies),
+     * with ±0 and row magnitudes from 2^−40 to 2^40 in the data.
+     */
+    @ParameterizedTest(name = "{0} {1}×{2} m={3} n={4} k={5}")
+    @MethodSource("powerOfTwoCases")
+    void powerOfTwoScalesGiveFloatGemmsBitsOnTheDequantizedOperands(Layout l, Fp4Scheme sa, Fp4Scheme sb, int m, int n, int k) {
+        RandomGenerator r = rng(31L * m + 7L * n + k + 101L * l.ordinal() + sa.hashCode() + 3L * sb.hashCode());
+        int[] as = aShape(l, m, k);
+        int[] bs = bShape(l, n, k);
+        float[] ax = data(r, as[0], as[1]);
+        float[] bx = data(r, bs[0], bs[1]);
+        for (int i = 0; i < as[0]; i++) {                  // rows far apart in magnitude, some zero
+            int e = r.nextInt(-40, 41);
+            for (int j = 0; j < as[1]; j++) {
+                ax[i * as[1] + j] = i % 5 == 4 ? (j % 2 == 0 ? -0f : 0f) : Math.scalb(ax[i * as[1] + j], e);
+            }
+        }
+        Fp4Tensor a = Fp4Tensor.quantize(ax, as[0], as[1], sa);
+        Fp4Tensor b = Fp4Tensor.quantize(bx, bs[0], bs[1], sb);
+        assertTrue(Fp4Gemm.matchesFloatGemm(a, b, k));
+        float[] want = new float[m * n];
+        float[] ad = a.dequantize();
+        float[] bd = b.dequantize();
+        switch (l) {
+            case NT -> FloatGemm.matmulNT(ad, 0, bd, 0, want, 0, m, n, k, false);
+            case NN -> FloatGemm.matmulNN(ad, 0, bd, 0, want, 0, m, n, k, false);
+            case TN -> FloatGemm.matmulTN(ad, 0, bd, 0, want, 0, m, n, k, false);
+        }
+        float[] got = new float[m * n];
+        fp4(l, a, b, got, 0, false);
+        for (int t = 0; t < m * n; t++) {
+            if (Float.floatToRawIntBits(want[t]) != Float.floatToRawIntBits(got[t])) {
+                throw new AssertionError(l + " " + sa.name() + " x " + sb.name() + " C[" + t / n + "," + t % n + "]: FloatGemm "
+                        + want[t] + ", Fp4Gemm " + got[t]);
+            }
+        }
+    }
+
+    @Test
+    void matchesFloatGemmOnlyForPowerOfTwoScalesInTheNormalRange() {
+        RandomGenerator r = rng(5);
+        float[] x = data(r, 32, 64);
+        Fp4Tensor perRow = Fp4Tensor.quantize(x, 32, 64, Fp4Scheme.perRow());
+        assertTrue(Fp4Gemm.matchesFloatGemm(perRow, perRow, 64));
+        // NVFP4: an FP32 tensor scale (and E4M3 block scales) that are not powers of two
+        Fp4Tensor nv = Fp4Tensor.quantize(x, 32, 64, Fp4Scheme.nvfp4());
+        assertEquals(false, Fp4Gemm.matchesFloatGemm(nv, perRow, 64));
+        assertEquals(false, Fp4Gemm.matchesFloatGemm(perRow, nv, 64));
+        // products below the normal range: FloatGemm's partial sums would round as subnormals
+        float[] tiny = x.clone();
+        for (int i = 0; i < tiny.length; i++) {
+            tiny[i] = Math.scalb(tiny[i], -70);
+        }
+        Fp4Tensor small = Fp4Tensor.quantize(tiny, 32, 64, Fp4Scheme.perRow());
+        assertTrue(Fp4Gemm.matchesFloatGemm(small, perRow, 64));
+        assertEquals(false, Fp4Gemm.matchesFloatGemm(small, small, 64));
+        // and above it: k·36·2^(eA+eB) could overflow
+        float[] huge = x.clone();
+        for (int i = 0; i < huge.length; i++) {
+            huge[i] = Math.scalb(huge[i], 60);
+        }
+        Fp4Tensor big = Fp4Tensor.quantize(huge, 32, 64, Fp4Scheme.perRow());
+        assertTrue(Fp4Gemm.matchesFloatGemm(big, perRow, 64));
+        assertEquals(false, Fp4Gemm.matchesFloatGemm(big, big, 64));
+        // an MX block of NaN has the NaN scale
+        float[] withNaN = x.clone();
+        withNaN[3] = Float.NaN;
+        Fp4Tensor mx = Fp4Tensor.quantize(withNaN, 32, 64, Fp4Scheme.mxfp4());
+        assertEquals(false, Fp4Gemm.matchesFloatGemm(mx, perRow, 64));
+    }
+
     @Test
     void shapeMismatchesNameBothShapes() {
         Fp4Tensor a = Fp4Tensor.allocate(64, 128, Fp4Scheme.perRow());

@@ -67,12 +67,17 @@ public record Fp4Operand(Fp4Scheme scheme) implements OperandFormat {
 
         @Override
         public void quantize(float[] src, int srcOff, int rows, int cols, float[] dst, int dstOff, long stream) {
+            // The tensor reads all of src before dequantizeInto writes, so dst may alias src.
+            quantizePacked(src, srcOff, rows, cols, stream).dequantizeInto(dst, dstOff);
+        }
+
+        @Override
+        public Fp4Tensor quantizePacked(float[] src, int srcOff, int rows, int cols, long stream) {
             if (tensor == null || tensor.rows() != rows || tensor.cols() != cols) {
                 tensor = Fp4Tensor.allocate(rows, cols, scheme);
             }
-            // The tensor reads all of src before dequantizeInto writes, so dst may alias src.
             tensor.quantizeFrom(src, srcOff, stream);
-            tensor.dequantizeInto(dst, dstOff);
+            return tensor;
         }
 
         /**

@@ -1,5 +1,7 @@
 package dev.fp4.nn.recipe;
 
+import dev.fp4.core.quant.Fp4Tensor;
+
 /**
  * A worker that fake-quantizes GeMM operands of one {@link OperandFormat}: values are rounded to
  * the format (with its scales) and written back as FP32. Quantizers keep reusable buffers, so each
@@ -16,6 +18,18 @@ public interface Quantizer {
      *               and stream); ignored by deterministic formats
      */
     void quantize(float[] src, int srcOff, int rows, int cols, float[] dst, int dstOff, long stream);
+
+    /**
+     * For formats that hold their operand as an {@link Fp4Tensor}: quantizes as {@link #quantize}
+     * does but writes no FP32 output, and returns the packed operand (this quantizer's, valid until
+     * its next call; {@link #replay} writes its FP32 values). A layer multiplies it with
+     * {@code Fp4Gemm} instead of multiplying the dequantized copy.
+     *
+     * @return null for formats that are not packed FP4 (nothing is quantized then)
+     */
+    default Fp4Tensor quantizePacked(float[] src, int srcOff, int rows, int cols, long stream) {
+        return null;
+    }
 
     /**
      * For formats with E2M1 elements: writes the values the element rounding saw in the last
