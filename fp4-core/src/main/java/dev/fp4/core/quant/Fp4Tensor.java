@@ -365,14 +365,11 @@ public final class Fp4Tensor {
      * m = fl(1/fl(s·t)) (Float.MAX_VALUE for s = 0) and codes q = E2M1_RNE(clamp(fl(x·m), ±6)); the
      * error of a row of a block is Σ (fl(fl(fl(q·s)·amax_t)/1536) − x)² in element order, a 16×16
      * block sums its 16 rows' errors pairwise (rows i and i + 8, then i and i + 4, ...). The block
-     * takes s₄ when its error is smaller, else s₆. The stored multiplier is 0 for a zero scale.
+     * takes s₄ when its error is smaller, else s₆.
      */
     private static float fourOverSix(float[] x, int off, int rows, int cols, int br, int bc, int nbc, float[] amax,
             float tensorAmax, float[] multipliers, float[] scalesOut) {
-        float sEnc = Math.min(6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX / tensorAmax, Float.MAX_VALUE);
-        if (sEnc == 0f || tensorAmax == 0f) {
-            sEnc = 1f;
-        }
+        float sEnc = Math.min(6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX / tensorAmax, Float.MAX_VALUE);  // MAX for all zeros, as TE
         float t = 1f / sEnc;
         float denom = 6f * ScaleRule.FOUR_OVER_SIX_E4M3_MAX;
         int blocks = multipliers.length;
@@ -416,7 +413,7 @@ public final class Fp4Tensor {
             boolean four = br == 1 ? rowErr4[0] < rowErr6[0] : pairwiseSum(rowErr4) < pairwiseSum(rowErr6);
             float sb = four ? s4 : s6;
             scalesOut[b] = sb;
-            multipliers[b] = sb == 0f ? 0f : (four ? m4 : m6);
+            multipliers[b] = four ? m4 : m6;                 // Float.MAX_VALUE for a zero scale, as TE
         }
         return t;
     }
@@ -620,7 +617,9 @@ public final class Fp4Tensor {
      * Writes y = fl(x·m), the scaled values the E2M1 rounding saw in the last quantization of
      * {@code x[off ..]} (m the block's encode multiplier: 1/scale for the power-of-two rules), to
      * {@code dst[dstOff ..]} — the input of a gradient estimator such as the DGE. {@code x} must be
-     * the array last passed to {@link #quantizeFrom}; the codes are E2M1_round(y).
+     * the array last passed to {@link #quantizeFrom}; the codes are E2M1_round(y). In an NVFP4 block
+     * whose scale is 0, m is Float.MAX_VALUE (Transformer Engine's multiplier) and y may be ±∞; such
+     * a block decodes to 0, and an estimator should pass its gradient straight through.
      */
     public void scaledInput(float[] x, int off, float[] dst, int dstOff) {
         Objects.checkFromIndexSize(off, rows * cols, x.length);

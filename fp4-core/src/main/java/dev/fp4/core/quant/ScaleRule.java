@@ -222,13 +222,17 @@ public enum ScaleRule {
         return StrictMath.log(y) / StrictMath.log(2.0);
     }
 
-    /** NVFP4 S_enc = 448·6/amax_tensor, 1 when amax_tensor = 0, capped at Float.MAX_VALUE. */
+    /**
+     * NVFP4 S_enc = min(fl(448·6/amax_tensor), Float.MAX_VALUE), as Transformer Engine computes it:
+     * an all-zero tensor gets Float.MAX_VALUE (2688/0 = ∞, capped) and so the tensor scale
+     * fl(1/Float.MAX_VALUE); every block of it has scale 0 and decodes to 0.
+     */
     public static float nvfp4EncodeScale(float amaxTensor) {
         if (!(amaxTensor >= 0f) || amaxTensor == Float.POSITIVE_INFINITY) {
             throw amaxTensor < 0f ? new IllegalArgumentException("NVFP4 needs a finite tensor amax >= 0, got " + amaxTensor)
                     : new NonFiniteValueException("NVFP4 needs a finite tensor amax >= 0, got " + amaxTensor);
         }
-        return amaxTensor == 0f ? 1f : Math.min(2688f / amaxTensor, Float.MAX_VALUE);
+        return Math.min(2688f / amaxTensor, Float.MAX_VALUE);
     }
 
     /** fl(1/6), the reciprocal Transformer Engine folds into the encode scale. */
@@ -248,14 +252,11 @@ public enum ScaleRule {
     }
 
     /**
-     * NVFP4 encode multiplier in TE's order: fl(1/fl(s_b · fl(1/S_enc))), capped at Float.MAX_VALUE;
-     * 0 when s_b = 0 (TE's multiplier is then Float.MAX_VALUE: its codes of the block's non-zero
-     * elements saturate to ±6, ours are 0; both decode to 0).
+     * NVFP4 encode multiplier in TE's order: fl(1/fl(s_b · fl(1/S_enc))), capped at Float.MAX_VALUE.
+     * A block whose scale is 0 (all zero, or its amax underflowed E4M3) gets Float.MAX_VALUE, as in
+     * TE: its non-zero elements' codes saturate to ±6, and the block decodes to 0 all the same.
      */
     public static float nvfp4Multiplier(float blockScale, float sEnc) {
-        if (blockScale == 0f) {
-            return 0f;
-        }
         return Math.min(1f / (blockScale * nvfp4TensorScale(sEnc)), Float.MAX_VALUE);
     }
 

@@ -155,20 +155,38 @@ class FourOverSixTest {
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) (magnitude * r.nextGaussian() * (r.nextInt(40) == 0 ? 15 : 1));
                 }
-                for (int tileRows : new int[] {1, 16}) {
-                    Fp4Scheme s = tileRows == 1 ? Fp4Scheme.nvfp4FourOverSix() : Fp4Scheme.nvfp4FourOverSix2d();
-                    Nvfp4TransformerEngineTest.Te te = reference(x, rows, cols, tileRows);
-                    Fp4Tensor q = Fp4Tensor.quantize(x, rows, cols, s);
-                    assertEquals(te.globalDecode(), q.tensorScale());
-                    for (int i = 0; i < x.length; i++) {
-                        int row = i / cols, col = i % cols;
-                        assertEquals(te.scales()[i], q.scale(row, col), s.name() + " scale at " + i);
-                        assertEquals(te.codes()[i], q.code(row, col), s.name() + " code at " + i + " of " + x[i]);
-                    }
-                }
+                assertMatchesTe(x, rows, cols);
             }
         }
         // both choices occur, so both are held to TE's
         assertTrue(mapToFour > 0 && mapToFour < allBlocks, mapToFour + " of " + allBlocks + " blocks took map-to-4");
+    }
+
+    /** Blocks whose scales underflow E4M3 (codes saturate, as in TE) and an all-zero tensor. */
+    @Test
+    void underflowedBlocksAndAllZeroTensorsMatchTransformerEngine() {
+        float[] x = new float[16 * 32];
+        for (int r = 0; r < 16; r++) {
+            x[r * 32] = 5f;
+            for (int c = 16; c < 32; c++) {
+                x[r * 32 + c] = (float) ((r + c) % 3 - 1) * 1e-9f * (1 + c % 4);
+            }
+        }
+        assertMatchesTe(x, 16, 32);
+        assertMatchesTe(new float[16 * 32], 16, 32);
+    }
+
+    private static void assertMatchesTe(float[] x, int rows, int cols) {
+        for (int tileRows : new int[] {1, 16}) {
+            Fp4Scheme s = tileRows == 1 ? Fp4Scheme.nvfp4FourOverSix() : Fp4Scheme.nvfp4FourOverSix2d();
+            Nvfp4TransformerEngineTest.Te te = reference(x, rows, cols, tileRows);
+            Fp4Tensor q = Fp4Tensor.quantize(x, rows, cols, s);
+            assertEquals(te.globalDecode(), q.tensorScale(), s.name() + " global decode scale");
+            for (int i = 0; i < x.length; i++) {
+                int row = i / cols, col = i % cols;
+                assertEquals(te.scales()[i], q.scale(row, col), s.name() + " scale at " + i);
+                assertEquals(te.codes()[i], q.code(row, col), s.name() + " code at " + i + " of " + x[i]);
+            }
+        }
     }
 }

@@ -251,14 +251,16 @@ class Fp4TensorTest {
     }
 
     @Test
-    void allZeroGivesScaleOneAndZeroCodes() {
+    void allZeroGivesZeroCodesAndValues() {
         for (Fp4Scheme s : schemes()) {
             Fp4Tensor t = Fp4Tensor.quantize(new float[5 * 40], 5, 40, s);
             for (float v : t.scales()) {
                 // NVFP4 stores 0 for an all-zero block, as Transformer Engine does; every other rule 1
                 assertEquals(s.scaleRule() == ScaleRule.NVFP4 ? 0f : 1f, v, s.name());
             }
-            assertEquals(1f, t.tensorScale(), s.name());
+            // NVFP4's tensor scale is TE's fl(1/min(2688/0, FLT_MAX))
+            assertEquals(s.scaleRule() == ScaleRule.NVFP4 ? 1f / Float.MAX_VALUE : 1f, t.tensorScale(), s.name());
+            assertEquals(0f, t.dequantize()[17], s.name());
             for (byte b : t.packed()) {
                 assertEquals(0, b, s.name());
             }

@@ -13,10 +13,10 @@ import org.junit.jupiter.api.Test;
  * scales) and its {@code cast_to_fp4x2} threshold table, FP32 operations in TE's order. Bit for bit
  * on 1×16 and 16×16 tiles, over random tensors of several magnitudes, ties and zero blocks.
  *
- * <p>Two differences remain and are asserted as such: a block whose scale underflows E4M3 to 0
- * while its elements are not all zero gets codes ±6 in TE (its encode multiplier is
- * Float.MAX_VALUE and the products clip) and 0 here (multiplier 0); both decode to 0. And −0.0
- * gets code 0 in TE's table (−0.0 ≥ 0.0) and 8 (−0) here.
+ * <p>Blocks whose scale underflows E4M3 to 0 while their elements are not (codes ±6: the encode
+ * multiplier is Float.MAX_VALUE and the products clip) and all-zero tensors (tensor scale
+ * fl(1/Float.MAX_VALUE)) match too. One difference remains and is asserted as such: −0.0 gets code
+ * 0 in TE's table (−0.0 ≥ 0.0) and 8 (−0) here, as in the OCP rule and torchao, which keep the sign.
  */
 class Nvfp4TransformerEngineTest {
 
@@ -66,8 +66,8 @@ class Nvfp4TransformerEngineTest {
         for (float v : x) {
             globalAmax = Math.max(globalAmax, Math.abs(v));
         }
-        // torch.div(448*6, amax), capped at the largest float, 1 where that is 0 (an all-zero tensor
-        // gets Float.MAX_VALUE in TE and 1 here: not exercised, the values are 0 either way)
+        // torch.div(448*6, amax), capped at the largest float (an all-zero tensor: ∞, so
+        // Float.MAX_VALUE), 1 where that is 0
         float globalEncode = Math.min(448f * 6f / globalAmax, Float.MAX_VALUE);
         if (globalEncode == 0f) {
             globalEncode = 1f;
@@ -153,23 +153,43 @@ class Nvfp4TransformerEngineTest {
     }
 
     @Test
-    void theTwoRemainingDifferencesDecodeToTheSameValues() {
-        // a block 1e-9 of the tensor's amax: its E4M3 scale underflows to 0
+    void underflowedBlocksAndAllZeroTensorsMatchTransformerEngine() {
+        // a block 1e-9 of the tensor's amax: its E4M3 scale underflows to 0, its codes saturate
         float[] x = new float[32];
         x[0] = 1f;
         for (int i = 16; i < 32; i++) {
-            x[i] = (i % 2 == 0 ? 1 : -1) * 1e-9f;
+            x[i] = (i % 2 == 0 ? 1 : -1) * 1e-9f * (1 + i % 5);
         }
+        x[20] = 0f;
+        assertMatches(x, 1, 32, Fp4Scheme.nvfp4(), 1, "underflowed block");
         Te te = reference(x, 1, 32, 1);
         Fp4Tensor q = Fp4Tensor.quantize(x, 1, 32, Fp4Scheme.nvfp4());
         assertEquals(0f, te.scales()[16]);
-        assertEquals(0f, q.scale(0, 16));
         float[] values = q.dequantize();
         for (int i = 16; i < 32; i++) {
-            assertEquals(i % 2 == 0 ? 7 : 15, te.codes()[i], "TE saturates the block's codes");
-            assertEquals(0, q.code(0, i) & 7, "here the block's codes are zeros");
-            assertEquals(0f, Math.abs(values[i]), "both decode to zero");
+            assertEquals(i == 20 ? 0 : i % 2 == 0 ? 7 : 15, q.code(0, i), "codes of the underflowed block saturate, as TE's");
+            assertEquals(0f, Math.abs(values[i]), "and the block decodes to zero");
         }
+        // 16×16: a tile far below the amax
+        float[] y = new float[16 * 32];
+        for (int r = 0; r < 16; r++) {
+            y[r * 32] = 3f;
+            for (int c = 16; c < 32; c++) {
+                y[r * 32 + c] = (float) ((r + c) % 3 - 1) * 2e-9f;
+            }
+        }
+        assertMatches(y, 16, 32, Fp4Scheme.nvfp4_2d(), 16, "underflowed 16x16 tile");
+        // an all-zero tensor: TE's global encode scale is min(2688/0, FLT_MAX)
+        float[] zeros = new float[2 * 32];
+        assertMatches(zeros, 2, 32, Fp4Scheme.nvfp4(), 1, "all-zero tensor");
+        assertMatches(new float[16 * 16], 16, 16, Fp4Scheme.nvfp4_2d(), 16, "all-zero 16x16 tensor");
+        assertEquals(1f / Float.MAX_VALUE, Fp4Tensor.quantize(zeros, 2, 32, Fp4Scheme.nvfp4()).tensorScale());
+    }
+
+    @Test
+    void negativeZeroKeepsItsSignHereAndNotInTransformerEnginesTable() {
         assertEquals(0, castToFp4(-0.0f), "TE's table gives -0.0 the code of +0");
+        float[] x = {-0.0f, 1f, 0f, 2f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f};
+        assertEquals(8, Fp4Tensor.quantize(x, 1, 16, Fp4Scheme.nvfp4()).code(0, 0), "here -0 is code 8, as in the OCP rule");
     }
 }

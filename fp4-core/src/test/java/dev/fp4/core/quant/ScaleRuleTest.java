@@ -113,14 +113,15 @@ class ScaleRuleTest {
     @Test
     void nvfp4Levels() {
         assertEquals(224f, ScaleRule.nvfp4EncodeScale(12f));
-        assertEquals(1f, ScaleRule.nvfp4EncodeScale(0f));
+        assertEquals(Float.MAX_VALUE, ScaleRule.nvfp4EncodeScale(0f)); // TE: min(2688/0, FLT_MAX)
         assertEquals(Float.MAX_VALUE, ScaleRule.nvfp4EncodeScale(Float.MIN_VALUE));
         assertEquals(448f, ScaleRule.nvfp4BlockScale(12f, 224f));
         assertEquals(40f, ScaleRule.nvfp4BlockScale(1.1f, 224f));
         assertEquals(0f, ScaleRule.nvfp4BlockScale(0f, 224f)); // TE stores 0 for an all-zero block
-        // A block far below the tensor amax underflows E4M3 (< 2^-10 rounds to 0): multiplier 0.
+        // A block far below the tensor amax underflows E4M3 (< 2^-10 rounds to 0): TE's multiplier
+        // is then min(1/0, FLT_MAX), so its non-zero elements saturate to ±6 (the block decodes to 0).
         assertEquals(0f, ScaleRule.nvfp4BlockScale(1e-7f, 224f));
-        assertEquals(0f, ScaleRule.nvfp4Multiplier(0f, 224f));
+        assertEquals(Float.MAX_VALUE, ScaleRule.nvfp4Multiplier(0f, 224f));
         assertEquals(0.5f, ScaleRule.nvfp4Multiplier(448f, 224f));
         assertThrows(IllegalArgumentException.class, () -> ScaleRule.nvfp4EncodeScale(Float.NaN));
         assertThrows(IllegalArgumentException.class, () -> ScaleRule.nvfp4BlockScale(Float.POSITIVE_INFINITY, 1f));
