@@ -48,14 +48,16 @@ final class ReplicaTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Wor
     private final String driver;
     private final Broadcast<byte[]> corpus;
     private final String dataName;
+    private final String tokenizer;
 
     /**
      * @param training the run's configuration, accumulation counting every replica's micro-batches
      * @param driver   the driver's progress address "host:port", or null
      * @param corpus   the broadcast corpus, or null in shard mode
+     * @param tokenizer the tokenizer's name
      */
     ReplicaTask(LlamaConfig model, String recipe, TrainingConfig training, SparkTrainingOptions options, byte[] secret, String driver,
-                Broadcast<byte[]> corpus, String dataName) {
+                Broadcast<byte[]> corpus, String dataName, String tokenizer) {
         this.model = model;
         this.recipe = recipe;
         this.training = training;
@@ -64,6 +66,7 @@ final class ReplicaTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Wor
         this.driver = driver;
         this.corpus = corpus;
         this.dataName = dataName;
+        this.tokenizer = tokenizer;
     }
 
     @Override
@@ -83,8 +86,8 @@ final class ReplicaTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Wor
         if (options.threads() > 0) {
             Gemm.setThreads(options.threads());
         }
-        TextDataset data = corpus != null ? TextDataset.fromBytes(dataName, corpus.value())
-                : TextDataset.fromBytes(dataName + ", shard " + rank + " of " + size, concat(input, rank));
+        TextDataset data = corpus != null ? SparkTrainingData.dataset(dataName, corpus.value(), tokenizer)
+                : SparkTrainingData.dataset(dataName + ", shard " + rank + " of " + size, concat(input, rank), tokenizer);
         LlamaTrainable replica = new LlamaTrainable(new LlamaModel(model, PrecisionRecipe.byName(recipe), training.seed()));
         TcpReplicaGroup.Settings settings = new TcpReplicaGroup.Settings(options.gradComm(), options.frameBytes(), options.peerTimeout());
         String host = hostOf(ctx.getTaskInfos()[rank].address());

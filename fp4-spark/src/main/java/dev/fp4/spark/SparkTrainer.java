@@ -1,7 +1,6 @@
 package dev.fp4.spark;
 
 import dev.fp4.nn.LlamaConfig;
-import dev.fp4.nn.data.TextDataset;
 import dev.fp4.nn.recipe.PrecisionRecipe;
 import dev.fp4.nn.train.StepRecord;
 import dev.fp4.nn.train.TrainingConfig;
@@ -89,8 +88,13 @@ public final class SparkTrainer {
         if (training.seq() > model.maxSeq()) {
             throw new IllegalArgumentException("seq " + training.seq() + " exceeds the model's maxSeq " + model.maxSeq());
         }
+        int vocab = dev.fp4.nn.data.Tokenizer.byName(data.tokenizer()).vocabSize();
+        if (vocab > model.vocab()) {
+            throw new IllegalArgumentException("the model's vocabulary " + model.vocab() + " is smaller than tokenizer "
+                    + data.tokenizer() + "'s " + vocab);
+        }
         if (!data.sharded()) {
-            TextDataset.fromBytes(data.name(), data.bytes()).requireWindows(training.seq());
+            SparkTrainingData.dataset(data.name(), data.bytes(), data.tokenizer()).requireWindows(training.seq());
         }
         int workers = options.workers();
         TrainingConfig global = training.withLr(training.peakLr(), Math.multiplyExact(training.accumulation(), workers));
@@ -104,7 +108,8 @@ public final class SparkTrainer {
         try (ProgressChannel.Server server = new ProgressChannel.Server(bindHost, secret, progress)) {
             JavaRDD<byte[]> input = data.sharded() ? ShardPartitioner.pin(data.shardRdd())
                     : sc.parallelize(Collections.nCopies(workers, new byte[0]), workers);
-            ReplicaTask task = new ReplicaTask(model, recipe, global, options, secret, driverHost + ":" + server.port(), corpus, data.name());
+            ReplicaTask task = new ReplicaTask(model, recipe, global, options, secret, driverHost + ":" + server.port(), corpus, data.name(),
+                    data.tokenizer());
             sc.setJobDescription("fp4 data-parallel training: " + recipe + ", " + workers + " workers");
             // The shuffle after the barrier stage makes it a shuffle-map stage: Spark re-runs a failed
             // barrier shuffle-map stage as a whole, where it would abort a failed barrier result stage.

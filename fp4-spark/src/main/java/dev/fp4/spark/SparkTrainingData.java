@@ -1,5 +1,7 @@
 package dev.fp4.spark;
 
+import dev.fp4.nn.data.TextDataset;
+import dev.fp4.nn.data.Tokenizer;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -11,7 +13,9 @@ import org.apache.spark.input.PortableDataStream;
 import scala.Tuple2;
 
 /**
- * The text a {@link SparkTrainer} run trains on (byte-level tokens), in one of two modes.
+ * The text a {@link SparkTrainer} run trains on, tokenized on every worker by a named
+ * {@link Tokenizer} ({@code byte} unless {@link #withTokenizer} says otherwise; the model's
+ * vocabulary must hold the tokenizer's), in one of two modes.
  * <ul>
  * <li><b>Broadcast</b> ({@link #of}, {@link #read}): one corpus, held by the driver and broadcast
  * to every worker; every worker samples from the one global stream, micro-batch w of a step being
@@ -27,11 +31,38 @@ public final class SparkTrainingData {
     private final String name;
     private final byte[] bytes;
     private final JavaRDD<byte[]> shards;
+    private final String tokenizer;
 
-    private SparkTrainingData(String name, byte[] bytes, JavaRDD<byte[]> shards) {
+    private SparkTrainingData(String name, byte[] bytes, JavaRDD<byte[]> shards, String tokenizer) {
         this.name = Objects.requireNonNull(name, "name");
         this.bytes = bytes;
         this.shards = shards;
+        this.tokenizer = tokenizer;
+    }
+
+    /**
+     * The same text, tokenized by {@code tokenizerName} ({@link Tokenizer#NAMES}: {@code byte} or
+     * {@code gpt2}), which checkpoints record.
+     *
+     * @throws IllegalArgumentException for an unknown tokenizer, naming the valid ones
+     */
+    public SparkTrainingData withTokenizer(String tokenizerName) {
+        Tokenizer.byName(tokenizerName);
+        return new SparkTrainingData(name, bytes, shards, tokenizerName);
+    }
+
+    /** The tokenizer's name. */
+    public String tokenizer() {
+        return tokenizer;
+    }
+
+    /** A worker's dataset: {@code text} tokenized by the named tokenizer. */
+    static TextDataset dataset(String name, byte[] text, String tokenizerName) {
+        Tokenizer t = Tokenizer.byName(tokenizerName);
+        if (text.length == 0) {
+            throw new IllegalArgumentException("dataset " + name + " is empty");
+        }
+        return TextDataset.fromTokens(name, t.encode(text), t);
     }
 
     /**
@@ -45,7 +76,7 @@ public final class SparkTrainingData {
         if (bytes.length == 0) {
             throw new IllegalArgumentException("dataset " + name + " is empty");
         }
-        return new SparkTrainingData(name, bytes, null);
+        return new SparkTrainingData(name, bytes, null, "byte");
     }
 
     /**
@@ -83,7 +114,7 @@ public final class SparkTrainingData {
      * @param name the dataset name (each worker records "NAME, shard w of n")
      */
     public static SparkTrainingData shards(String name, JavaRDD<byte[]> shards) {
-        return new SparkTrainingData(name, null, Objects.requireNonNull(shards, "shards"));
+        return new SparkTrainingData(name, null, Objects.requireNonNull(shards, "shards"), "byte");
     }
 
     /**
@@ -159,6 +190,7 @@ public final class SparkTrainingData {
 
     @Override
     public String toString() {
-        return sharded() ? name + " (" + shards.getNumPartitions() + " shards)" : name + " (" + bytes.length + " bytes)";
+        return (sharded() ? name + " (" + shards.getNumPartitions() + " shards" : name + " (" + bytes.length + " bytes")
+                + (tokenizer.equals("byte") ? ")" : ", tokenizer " + tokenizer + ")");
     }
 }

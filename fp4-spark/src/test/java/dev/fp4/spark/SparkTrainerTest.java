@@ -2,13 +2,17 @@ package dev.fp4.spark;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.LlamaModel;
 import dev.fp4.nn.Parameter;
 import dev.fp4.nn.checkpoint.Checkpoint;
 import dev.fp4.nn.data.MarkovCorpus;
 import dev.fp4.nn.data.TextDataset;
+import dev.fp4.nn.data.Tokenizer;
+import dev.fp4.nn.recipe.PrecisionRecipe;
 import dev.fp4.nn.train.LlamaTrainable;
 import dev.fp4.nn.train.StepRecord;
 import dev.fp4.nn.train.Trainer;
@@ -113,6 +117,32 @@ class SparkTrainerTest {
         for (int i = 0; i < mine.size(); i++) {
             assertArrayEquals(referenceParameters.get(i).data(), mine.get(i).data(), mine.get(i).name());
         }
+    }
+
+    /** GPT-2's BPE: every worker tokenizes the broadcast text; the run equals single-process accumulation on those tokens. */
+    @Test
+    void gpt2TokensTrainAsInOneProcess() throws IOException {
+        Tokenizer gpt2 = Tokenizer.byName("gpt2");
+        LlamaConfig model = MODEL.with(gpt2.vocabSize(), null, null, null, null, null, null);
+        byte[] text = CORPUS.sample(40_000, 5);
+        TrainingConfig cfg = CFG.withSteps(6).withIntervals(3, 2, 0);
+        LlamaTrainable one = new LlamaTrainable(new LlamaModel(model, PrecisionRecipe.byName(RECIPE), cfg.seed()));
+        TrainingResult want = new Trainer(one, TextDataset.fromTokens("text", gpt2.encode(text), gpt2), cfg.withLr(cfg.peakLr(), 2), null).run();
+        assertEquals(TrainingResult.Status.COMPLETED, want.status(), want.message());
+        SparkTrainingOptions opts = SparkTrainingOptions.workers(2).withThreads(1).withCheckpoints(dir.toString(), 1);
+        SparkTrainingResult r = SparkTrainer.fit(sc, SparkTrainingData.of("text", text).withTokenizer("gpt2"), model, RECIPE, cfg, opts,
+                new SparkTrainingListener() {
+                });
+        assertEquals(TrainingResult.Status.COMPLETED, r.training().status(), r.training().message());
+        assertArrayEquals(losses(want), losses(r.training()));
+        assertArrayEquals(valLosses(want), valLosses(r.training()));
+        assertEquals("gpt2", Checkpoint.read(r.training().lastCheckpoint()).extra().get("tokenizer"));
+        // a byte-level model cannot hold GPT-2's ids
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparkTrainer.fit(sc,
+                SparkTrainingData.of("text", text).withTokenizer("gpt2"), MODEL, RECIPE, cfg, opts, new SparkTrainingListener() {
+                }));
+        assertEquals("the model's vocabulary 256 is smaller than tokenizer gpt2's 50257", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> SparkTrainingData.of("text", text).withTokenizer("sentencepiece"));
     }
 
     @Test

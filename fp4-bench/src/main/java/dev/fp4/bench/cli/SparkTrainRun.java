@@ -79,8 +79,8 @@ final class SparkTrainRun {
         RunOptions run = c.run;
         TrainOptions train = c.train;
         String recipe = Runs.recipeName(c.spec, run, train.recipe);
-        if (!"byte".equals(run.tokenizer)) {
-            throw new Cli.UsageException("spark-train reads byte-level tokens only (--tokenizer byte), got --tokenizer " + run.tokenizer, null);
+        if (run.dataArgument == null && !"byte".equals(run.tokenizer)) {
+            throw new Cli.UsageException("--tokenizer " + run.tokenizer + " needs --data (the built-in corpus is scored per byte)", null);
         }
         LlamaConfig shape = Runs.shape(c.spec, run, root.models, dev.fp4.nn.data.Tokenizer.byName(run.tokenizer));
         int seq = run.seq != null ? run.seq : shape.maxSeq();
@@ -104,9 +104,9 @@ final class SparkTrainRun {
                 data = SparkTrainingData.of(corpus.dataset(run.corpusBytes, run.seed).name(), corpus.sample(run.corpusBytes, run.seed));
                 entropy = corpus.entropyRatePerByte();
             } else if ("shard".equals(c.dataMode)) {
-                data = SparkTrainingData.readShards(sc, run.dataArgument, c.workers);
+                data = SparkTrainingData.readShards(sc, run.dataArgument, c.workers).withTokenizer(run.tokenizer);
             } else {
-                data = SparkTrainingData.read(sc, run.dataArgument);
+                data = SparkTrainingData.read(sc, run.dataArgument).withTokenizer(run.tokenizer);
             }
             root.notes().printf(Locale.ROOT, "spark-train: %s (%s), recipe %s, %d workers on %s, grad-comm %s, on %s%n",
                     run.config != null ? run.config : "preset " + run.preset, Runs.describe(shape), recipe, c.workers, sc.master(), c.gradComm, data);
