@@ -34,9 +34,10 @@ import java.util.function.IntConsumer;
  * With every operand FP32 the GeMMs run straight on the operands (matmulNT, matmulNN, matmulTN).
  * Otherwise each operand is brought into the GeMM-compatible layout [·, K] (K the reduction
  * dimension; a transpose where needed), optionally rotated by the GeMM's random Hadamard transform
- * along K, fake-quantized into a reusable buffer and multiplied with matmulNT. The forward input is
- * kept by reference (it lives in the caller's activation buffers), or as X̂ in this layer's buffer
- * when it is quantized or clamped.
+ * along K, fake-quantized into a reusable buffer and multiplied with matmulNT; when both operands are
+ * FP4 with power-of-two scales they stay packed and {@link Fp4Gemm} multiplies them (the same bits,
+ * {@link Fp4Gemm#matchesFloatGemm}). The layer keeps its own copy of X̂ for the backward: packed
+ * (the input quantizer's {@code Fp4Tensor}) under FP4, else an FP32 copy.
  *
  * <p>Stochastic rounding: every quantization gets its own stream,
  * {@link #roundingStream(long, long, long, LinearRole, int, Operand)} of the random state set by
