@@ -114,15 +114,16 @@ final class GemmEnginePanama {
 
     /**
      * The 6×(4·L) register-blocked micro-kernel: C[0..6, 0..NR) (+)= Σ_p A[p][r]·B[p][c] over
-     * {@code kc} steps of a reduction-major packed panel of A (A[r][p] = {@code a[ao + p·MR + r]})
-     * and an NR-wide packed panel of B, each lane one FMA chain in increasing p. The twin of
+     * {@code kc} steps of a reduction-major left operand, A[r][p] = {@code a[ao + p·lda + r]} (a
+     * packed panel, lda = MR, or a k-major FP32 operand in place, lda its leading dimension), and an
+     * NR-wide packed panel of B, each lane one FMA chain in increasing p. The twin of
      * {@link #kernel} for a k-major left operand (one kernel with a layout flag in its loop ran
      * 7–9% slower on NT with K = 256). Local vector variables only: a vector-typed helper here
      * could fail to inline and box every vector.
      *
      * @param load start the chains from C (true) or from zero (false)
      */
-    static void kernelPanels(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, boolean load) {
+    static void kernelPanels(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] c, int co, int ldc, boolean load) {
         final VectorSpecies<Float> s = PanamaSimd.FLOAT;
         final int l = s.length();
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
@@ -178,7 +179,7 @@ final class GemmEnginePanama {
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41); c42 = a4.fma(b2, c42); c43 = a4.fma(b3, c43);
             FloatVector a5 = FloatVector.broadcast(s, a[ao + 5]);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51); c52 = a5.fma(b2, c52); c53 = a5.fma(b3, c53);
-            ao += GemmEngine.MR;
+            ao += lda;
             bo += GemmEngine.NR;
         }
         c00.intoArray(c, co + 0 * ldc + 0 * l);
