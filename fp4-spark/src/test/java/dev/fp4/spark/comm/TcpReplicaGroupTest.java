@@ -267,8 +267,11 @@ class TcpReplicaGroupTest {
                     out.writeByte(1);                          // a REDUCE frame header that must never be applied
                     out.writeInt(0);
                     out.flush();
-                } catch (IOException closed) {
-                    // the replica may already have closed the connection
+                    // the replica counts the refusal, then closes: wait for that, so the count below is final
+                    s.shutdownOutput();
+                    assertEquals(-1, in.read(), "the replica closes the connection");
+                } catch (java.net.SocketException closed) {
+                    // the replica closed the connection first (after counting the refusal)
                 }
             }
             // and one that sends garbage
