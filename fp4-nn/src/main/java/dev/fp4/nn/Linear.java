@@ -386,31 +386,20 @@ public final class Linear implements SequenceLayer {
         float[] b = weight.data();
         Fp4Tensor wt = null;
         if (fwdB != null) {
+            wq = weightBuffer();
             wt = xt != null ? quantizePacked(fwdB, b, out, in, Operand.W, "the weight W") : null;
             if (wt == null) {
-                wq = weightBuffer();
                 quantize(fwdB, b, out, in, wq, Operand.W, "the weight W");
-                b = wq;
             }
+            b = wq;
+        }
+        if (a == null) {                       // X̂'s FP32 buffer, filled only if the product needs it
+            scratch.xhat = Workspace.grow(scratch.xhat, (long) rows * in);
+            a = scratch.xhat;
         }
         lastPackedProducts = 0;
-        if (packedProducts && xt != null && wt != null && Fp4Gemm.matchesFloatGemm(xt, wt, in)) {
-            lastPackedProducts++;
-            // Both operands packed FP4 with power-of-two scales: the FP4 GeMM decodes them while
-            // packing its panels and gives FloatGemm's bits on X̂ and Ŵ (Fp4Gemm.matchesFloatGemm)
-            Fp4Gemm.matmulNT(xt, wt, y, 0, false);
-        } else {
-            if (a == null) {
-                scratch.xhat = Workspace.grow(scratch.xhat, (long) rows * in);
-                xt.dequantizeInto(scratch.xhat, 0);
-                a = scratch.xhat;
-            }
-            if (wt != null) {
-                wq = weightBuffer();
-                wt.dequantizeInto(wq, 0);
-                b = wq;
-            }
-            FloatGemm.matmulNT(a, 0, b, 0, y, 0, rows, out, in, false);
+        if (productNT(xt, a, wt, b, rows, out, in, y, false)) {
+            a = null;                          // X̂ stays packed only
         }
         if (compensate) {
             transposeWeight();
@@ -761,24 +750,39 @@ public final class Linear implements SequenceLayer {
                                     int m, int n, int k, float[] target, boolean accumulate) {
         Fp4Tensor ta = qa == null ? null : quantizePacked(qa, aSrc, m, k, opA, whatA);
         Fp4Tensor tb = qb == null || ta == null ? null : quantizePacked(qb, b, n, k, opB, whatB);
+        if (ta == null && qa != null) {
+            quantize(qa, aSrc, m, k, a, opA, whatA);
+        } else if (ta == null && aSrc != a) {
+            System.arraycopy(aSrc, 0, a, 0, m * k);
+        }
+        if (tb == null && qb != null) {
+            quantize(qb, b, n, k, b, opB, whatB);
+        }
+        productNT(ta, a, tb, b, m, n, k, target, accumulate);
+    }
+
+    /**
+     * target[m, n] (+)= A·Bᵀ, each operand either packed (ta, tb not null; a and b their FP32
+     * buffers) or already in FP32 in a or b. Both packed with scales for which
+     * {@link Fp4Gemm#matchesFloatGemm} holds: the FP4 GeMM multiplies them (decoding while packing
+     * its panels) and the method returns true; otherwise the packed ones are dequantized into their
+     * buffers and FloatGemm multiplies. The same bits either way.
+     */
+    private boolean productNT(Fp4Tensor ta, float[] a, Fp4Tensor tb, float[] b, int m, int n, int k, float[] target,
+                              boolean accumulate) {
         if (packedProducts && ta != null && tb != null && Fp4Gemm.matchesFloatGemm(ta, tb, k)) {
             lastPackedProducts++;
             Fp4Gemm.matmulNT(ta, tb, target, 0, accumulate);
-            return;
+            return true;
         }
         if (ta != null) {
             ta.dequantizeInto(a, 0);
-        } else if (qa != null) {
-            quantize(qa, aSrc, m, k, a, opA, whatA);
-        } else if (aSrc != a) {
-            System.arraycopy(aSrc, 0, a, 0, m * k);
         }
         if (tb != null) {
             tb.dequantizeInto(b, 0);
-        } else if (qb != null) {
-            quantize(qb, b, n, k, b, opB, whatB);
         }
         FloatGemm.matmulNT(a, 0, b, 0, target, 0, m, n, k, accumulate);
+        return false;
     }
 
     /** {@link Quantizer#quantizePacked} with the layer and operand named in a rejection; null unless packed FP4. */
