@@ -118,7 +118,8 @@ final class GemmEnginePanama {
      * packed panel, lda = MR, or a k-major FP32 operand in place, lda its leading dimension), and an
      * NR-wide packed panel of B, each lane one FMA chain in increasing p. The twin of
      * {@link #kernel} for a k-major left operand (one kernel with a layout flag in its loop ran
-     * 7–9% slower on NT with K = 256). Local vector variables only: a vector-typed helper here
+     * 7–9% slower on NT with K = 256; one with a row and a step stride, A at a[ao + r·rs] and ao += ps,
+     * 20–35% slower on the `medium` TN, NT and NN shapes and on 1024³). Local vector variables only: a vector-typed helper here
      * could fail to inline and box every vector.
      *
      * @param load start the chains from C (true) or from zero (false)
