@@ -418,9 +418,11 @@ public final class Fp4Tensor {
         return t;
     }
 
-    /** Σ of 2^k values (zeros past the block's rows) as rows i + n/2 are folded onto rows i, repeatedly. */
-    private static float pairwiseSum(float[] v) {
-        float[] a = v.clone();
+    /**
+     * Σ of 2^k values (zeros past the block's rows) as rows i + n/2 are folded onto rows i,
+     * repeatedly, in place (the block's row errors are not needed afterwards).
+     */
+    private static float pairwiseSum(float[] a) {
         for (int n = a.length / 2; n >= 1; n /= 2) {
             for (int i = 0; i < n; i++) {
                 a[i] = a[i] + a[i + n];
