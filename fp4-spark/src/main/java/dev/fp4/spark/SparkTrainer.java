@@ -1,6 +1,7 @@
 package dev.fp4.spark;
 
 import dev.fp4.nn.LlamaConfig;
+import dev.fp4.nn.data.Tokenizer;
 import dev.fp4.nn.recipe.PrecisionRecipe;
 import dev.fp4.nn.train.StepRecord;
 import dev.fp4.nn.train.TrainingConfig;
@@ -88,7 +89,7 @@ public final class SparkTrainer {
         if (training.seq() > model.maxSeq()) {
             throw new IllegalArgumentException("seq " + training.seq() + " exceeds the model's maxSeq " + model.maxSeq());
         }
-        int vocab = dev.fp4.nn.data.Tokenizer.byName(data.tokenizer()).vocabSize();
+        int vocab = Tokenizer.byName(data.tokenizer()).vocabSize();
         if (vocab > model.vocab()) {
             throw new IllegalArgumentException("the model's vocabulary " + model.vocab() + " is smaller than tokenizer "
                     + data.tokenizer() + "'s " + vocab);
